@@ -1,0 +1,6 @@
+//! Shared helpers for the runnable examples of fundalloc (plotting, table printing, data paths).
+//!
+//! Run an example from the repository root with `cargo run --release --example NAME`.
+
+pub mod data;
+pub mod plot;

@@ -1,0 +1,1 @@
+//! Cross-crate integration tests of fundalloc live in `tests/tests/`; this library is empty.
