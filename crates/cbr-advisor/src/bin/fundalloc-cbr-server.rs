@@ -1,0 +1,2 @@
+//! Placeholder (replaced by the server binary).
+fn main() {}
