@@ -178,6 +178,33 @@ pub enum AllocError {
         violations: Violations,
     },
     // -- exact solver -- (issue 4 adds its variants here)
+    /// The exact solver's dual bound does not match its allocation's revenue within tolerance
+    /// (numerical trouble; the allocation is not returned as optimal).
+    #[error(
+        "exact solver: dual bound {bound} − objective {objective} = {gap:e} exceeds the \
+         tolerance {tolerance:e}"
+    )]
+    GapNotClosed {
+        /// Revenue of the allocation found.
+        objective: f64,
+        /// The dual bound g(q) at the final fund prices.
+        bound: f64,
+        /// `bound − objective`.
+        gap: f64,
+        /// The largest accepted |gap|.
+        tolerance: f64,
+    },
+    /// The exact solver found no augmenting path for some excess: the constraints cannot all
+    /// hold (validated problems are feasible, so this signals a bug in the validation).
+    #[error(
+        "exact solver: {excess} exposure(s) at {node} cannot be routed; no feasible allocation"
+    )]
+    NoAugmentingPath {
+        /// Where the excess is stuck ("fund 3", "the sink …", "customer 17 …").
+        node: String,
+        /// How many units.
+        excess: i64,
+    },
 }
 
 /// Shorthand for `Result<T, AllocError>`.

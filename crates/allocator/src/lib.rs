@@ -5,12 +5,14 @@
 // with `mod exact; pub use exact::...;` (and its error variants in `error.rs`, block
 // `-- exact solver --`); it implements `Solver` and `ProvesOptimality` like `Lp`.
 mod error;
+mod exact;
 mod flow;
 mod problem;
 mod solver;
 mod verify;
 
 pub use error::{AllocError, Result};
+pub use exact::{Certificate, Exact, GAP_TOLERANCE};
 pub use problem::{AllocationProblem, ExposureRange, PerCustomer, ProblemBuilder};
 pub use solver::{ProvesOptimality, Solution, SolveReport, Solver};
 pub use verify::{VerifyReport, Violation, Violations, check, verify};

@@ -1,0 +1,160 @@
+//! The driver: multilevel warm start, the exact SSP at full size, and the duality check.
+
+use fundalloc_core_types::{Real, RiskLevel};
+use rayon::prelude::*;
+
+use super::core::{CHUNK, CoreFailure, CoreInput, MAX_FUNDS, Problem, assign_all, best_set, bits};
+use super::ssp::Ssp;
+
+/// Sample levels are `stride = 8^L` thinned copies of the customers, used while they keep at
+/// least this many customers.
+const MIN_LEVEL_CUSTOMERS: usize = 4096;
+const LEVEL_FACTOR: usize = 8;
+
+/// Counters of a solve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CoreStats {
+    pub(crate) levels: u32,
+    pub(crate) augmentations: u64,
+    pub(crate) rebuilds: u32,
+    pub(crate) max_candidates: usize,
+    /// Units of excess the full-size SSP started with (how good the warm start was).
+    pub(crate) initial_excess: u64,
+}
+
+/// An optimum with its certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct CoreOutcome {
+    /// Each customer's funds as a bit mask.
+    pub(crate) masks: Vec<u64>,
+    /// Fund prices `q_f` (the sink's price normalised to 0).
+    pub(crate) prices: Vec<f64>,
+    /// Σ E over the assigned pairs.
+    pub(crate) primal: f64,
+    /// The dual objective at `prices` (an upper bound on every feasible allocation).
+    pub(crate) dual: f64,
+    pub(crate) stats: CoreStats,
+}
+
+/// Solves the problem exactly.
+pub(crate) fn solve_core<T: Real>(input: &CoreInput<'_, T>) -> Result<CoreOutcome, CoreFailure> {
+    let f = input.n_funds;
+    let u = input.tolerance.len();
+    if f > MAX_FUNDS {
+        return Err(CoreFailure::TooManyFunds(f));
+    }
+    if u > u32::MAX as usize {
+        return Err(CoreFailure::TooManyCustomers(u));
+    }
+    if !input.at_most {
+        let prob = Problem::new(input, 1);
+        let short =
+            |t: &RiskLevel| (prob.elig[usize::from(t.get())].count_ones() as usize) < input.k;
+        if let Some(customer) = input.tolerance.iter().position(short) {
+            let eligible = prob.eligible(customer).count_ones() as usize;
+            return Err(CoreFailure::TooFewEligible { customer, eligible });
+        }
+    }
+    let mut strides = vec![1usize];
+    while let Some(&s) = strides.last() {
+        let next = s * LEVEL_FACTOR;
+        if u / next < MIN_LEVEL_CUSTOMERS {
+            break;
+        }
+        strides.push(next);
+    }
+    let mut stats = CoreStats::default();
+    let mut p = vec![0.0f64; f + 1];
+    // Coarse levels: exact optima of thinned problems give near-optimal prices. A thinned
+    // problem may be infeasible (risk capacity is not preserved by sampling): keep the prices.
+    for &stride in strides.iter().skip(1).rev() {
+        let prob = Problem::new(input, stride);
+        let mut masks = vec![0u64; prob.n];
+        let loads = assign_all(&prob, &p, &mut masks);
+        let mut ssp = Ssp::new(&prob, p.clone(), &mut masks, &loads);
+        let ok = ssp.run().is_ok();
+        stats.levels += 1;
+        stats.augmentations += ssp.stats.augmentations;
+        stats.rebuilds += ssp.stats.rebuilds;
+        if ok {
+            p = normalized(&ssp.p);
+        }
+    }
+    let prob = Problem::new(input, 1);
+    let mut masks = vec![0u64; prob.n];
+    let loads = assign_all(&prob, &p, &mut masks);
+    let mut ssp = Ssp::new(&prob, p, &mut masks, &loads);
+    stats.initial_excess = ssp.open_excess().unsigned_abs();
+    ssp.run()?;
+    stats.levels += 1;
+    stats.augmentations += ssp.stats.augmentations;
+    stats.rebuilds += ssp.stats.rebuilds;
+    stats.max_candidates = ssp.stats.max_candidates;
+    let prices = normalized(&ssp.p);
+    let prices = prices[..f].to_vec();
+    let primal = primal_objective(input, &masks);
+    let dual = dual_objective(input, &prices);
+    Ok(CoreOutcome {
+        masks,
+        prices,
+        primal,
+        dual,
+        stats,
+    })
+}
+
+fn normalized(p: &[f64]) -> Vec<f64> {
+    let pz = p[p.len() - 1];
+    p.iter().map(|&x| x - pz).collect()
+}
+
+/// Σ E_uf over the pairs in the masks, accumulated in `f64`.
+pub(crate) fn primal_objective<T: Real>(input: &CoreInput<'_, T>, masks: &[u64]) -> f64 {
+    let f = input.n_funds;
+    masks
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut s = 0.0f64;
+            for (o, &m) in chunk.iter().enumerate() {
+                let u = c * CHUNK + o;
+                let row = &input.revenue[u * f..(u + 1) * f];
+                s += bits(m).map(|g| row[g].to_f64_lossless()).sum::<f64>();
+            }
+            s
+        })
+        .sum()
+}
+
+/// The Lagrangian dual `g(q) = Σ_u φ_u(q) + Σ_f h_f(q_f)` at fund prices `q`, where `φ_u` is the
+/// sum of the customer's K best reduced revenues `E_uf − q_f` over eligible funds (for "at most
+/// K", of its positive ones) and `h_f(q) = max_f·q` for `q ≥ 0`, `min_f·q` for `q < 0`. By weak
+/// duality it bounds every feasible allocation's revenue from above.
+pub(crate) fn dual_objective<T: Real>(input: &CoreInput<'_, T>, q: &[f64]) -> f64 {
+    let f = input.n_funds;
+    let mut p = q.to_vec();
+    p.push(0.0);
+    let prob = Problem::new(input, 1);
+    let customers: f64 = (0..prob.n)
+        .into_par_iter()
+        .with_min_len(CHUNK)
+        .map(|u| {
+            let row = prob.row(u);
+            let m = best_set(row, prob.eligible(u), &p, input.k, input.at_most);
+            bits(m)
+                .map(|g| row[g].to_f64_lossless() - q[g])
+                .sum::<f64>()
+        })
+        .sum();
+    let funds: f64 = (0..f)
+        .map(|g| {
+            let bound = if q[g] >= 0.0 {
+                input.max[g]
+            } else {
+                input.min[g]
+            };
+            q[g] * bound as f64
+        })
+        .sum();
+    customers + funds
+}
