@@ -92,7 +92,6 @@ impl SolveReport {
 
 /// Verifies `allocation` and wraps it in a [`Solution`] timed from `start`; an infeasible
 /// allocation becomes [`AllocError::Verification`] (a solver bug, never returned silently).
-#[allow(dead_code)] // used by the solvers, which land next
 pub(crate) fn finish<T: Real>(
     solver: &'static str,
     problem: &AllocationProblem<T>,

@@ -1,0 +1,349 @@
+//! HA: PTOFA's heuristic allocation (Algorithm 1, Eq. 7).
+
+use std::cmp::Ordering;
+use std::time::Instant;
+
+use fundalloc_core_types::{Allocation, Real, RiskLevel};
+use rayon::prelude::*;
+
+use crate::error::{AllocError, Result};
+use crate::guard::{LevelSlack, Pending, residual_feasible};
+use crate::problem::AllocationProblem;
+use crate::solver::{Solution, Solver, finish};
+
+/// HA, the heuristic of PTOFA (Algorithm 1):
+///
+/// 1. risk-ineligible pairs get `E_uf = −∞` (here: are skipped);
+/// 2. `α_f = Σ_u E_uf / d_f` — the fund's "consumption speed" (sum over the customers still
+///    unserved who may hold f, divided by its remaining exposure);
+/// 3. per customer, with its open eligible funds sorted by E descending `f_1, f_2, …`, the
+///    score (Eq. 7) `h_u = Σ_{j≥2} α_{f_{j−1}}·(E_{u,f_{j−1}} − E_{u,f_j})` — the revenue at risk
+///    if u loses its favourite funds, weighted by how fast they run out;
+/// 4. customers are served in descending `h_u` (ties: lower index first), each taking its top-K
+///    open eligible funds; when a fund is exhausted it is closed and α and all remaining scores
+///    are recomputed (lines 9–10), at most F times.
+///
+/// Eq. 7 with literal `−∞` entries would make every customer with an ineligible fund score
+/// `+∞`; the differences are taken over the customer's open eligible funds only.
+///
+/// **Feasibility guard.** The plain rule can strand a customer (all its eligible funds closed).
+/// Before each assignment HA asks an exact guard (Hall's condition per risk level for K = 1, a
+/// small max-flow for K > 1; see `guard.rs`) whether the rest still has a completion, and takes
+/// the best *safe* funds. If the plain rule would never get stuck the guard never intervenes and
+/// the result is exactly Algorithm 1's; otherwise [`crate::SolveReport::repaired`] is `true`
+/// and a note counts the diverted customers. HA never returns an infeasible allocation.
+///
+/// Cost: one `O(U·F log F)` pass to sort each customer's funds once, then per recomputation an
+/// `O(R·F)` pass (R customers left, parallel with rayon) and partial selection of the next
+/// customers (no full re-sort). Supports the paper's form (exactly K, exact `d_f`), any K.
+///
+/// ```
+/// use fundalloc_allocator::prelude::*;
+/// use fundalloc_allocator::Heuristic;
+/// let e = RevenueMatrix::from_shape_vec(3, 2, vec![5.0, 4.0, 3.0, 0.0, 2.0, 1.0])?;
+/// let p = AllocationProblem::builder(e).exposures(vec![1, 2]).build()?;
+/// let s = Heuristic::new().solve(&p)?;
+/// assert_eq!(s.allocation.funds_of(1), &[0]); // customer 1 would lose most without fund 0
+/// assert_eq!(s.report.objective, 4.0 + 3.0 + 1.0);
+/// # Ok::<(), AllocError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Heuristic {
+    _private: (),
+}
+
+impl Heuristic {
+    /// HA as in the paper.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+const NAME: &str = "ha";
+
+/// Descending score, then ascending customer index: a total order, so partial selection and a
+/// full sort agree.
+#[inline]
+fn by_score(a: &(f64, u32), b: &(f64, u32)) -> Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+struct State<'a, T: Real> {
+    problem: &'a AllocationProblem<T>,
+    k: usize,
+    f_n: usize,
+    /// Each customer's eligible funds sorted by E descending (ties: lower index), row-major
+    /// `U × F`, padded with `u8::MAX`/`u32::MAX` past its eligible count.
+    order: Vec<u32>,
+    caps: Vec<u64>,
+    picks: Vec<u32>,
+    diverted: u64,
+    slack: Option<LevelSlack>,
+    /// Unserved customers per tolerance level (flow guard for K > 1).
+    unserved_at: Vec<u64>,
+}
+
+impl<T: Real> State<'_, T> {
+    fn order_of(&self, u: usize) -> &[u32] {
+        &self.order[u * self.f_n..(u + 1) * self.f_n]
+    }
+
+    /// Eq. 7 over the open eligible funds of `u`, in its sorted order.
+    fn score(&self, u: usize, alpha: &[f64]) -> f64 {
+        let row = self.problem.revenue().row(u);
+        let mut h = 0.0;
+        let mut prev: Option<u32> = None;
+        for &f in self.order_of(u) {
+            if f == u32::MAX {
+                break;
+            }
+            if self.caps[f as usize] == 0 {
+                continue;
+            }
+            if let Some(p) = prev {
+                let (ep, ef) = (
+                    row[p as usize].to_f64_lossless(),
+                    row[f as usize].to_f64_lossless(),
+                );
+                h += alpha[p as usize] * (ep - ef);
+            }
+            prev = Some(f);
+        }
+        h
+    }
+
+    /// Gives `u` its best K open eligible funds that keep the rest feasible; returns whether a
+    /// fund was exhausted.
+    fn assign(&mut self, u: usize) -> bool {
+        let tolerance = self.problem.tolerance()[u];
+        let risks = self.problem.fund_risk();
+        let mut taken: Vec<usize> = Vec::with_capacity(self.k);
+        let mut plain = true;
+        if self.k == 1 {
+            let mut first = true;
+            for j in 0..self.f_n {
+                let f = self.order[u * self.f_n + j];
+                if f == u32::MAX {
+                    break;
+                }
+                let f = f as usize;
+                if self.caps[f] == 0 {
+                    continue;
+                }
+                let safe = match &self.slack {
+                    Some(s) => s.is_safe(tolerance, risks[f]),
+                    None => true,
+                };
+                if safe {
+                    if let Some(s) = &mut self.slack {
+                        s.commit(tolerance, risks[f]);
+                    }
+                    taken.push(f);
+                    plain = first;
+                    break;
+                }
+                first = false;
+            }
+        } else {
+            self.unserved_at[usize::from(tolerance.get())] -= 1;
+            let open: Vec<usize> = self
+                .order_of(u)
+                .iter()
+                .take_while(|&&f| f != u32::MAX)
+                .map(|&f| f as usize)
+                .filter(|&f| self.caps[f] > 0)
+                .collect();
+            let others = self.pending_others();
+            // Fast path: the plain top-K.
+            let top: Vec<usize> = open.iter().copied().take(self.k).collect();
+            let mut caps = self.caps.clone();
+            for &f in &top {
+                caps[f] -= 1;
+            }
+            if top.len() == self.k && residual_feasible(self.problem, &caps, &others) {
+                taken = top;
+            } else {
+                plain = false;
+                let mut caps = self.caps.clone();
+                for &f in &open {
+                    if taken.len() == self.k {
+                        break;
+                    }
+                    caps[f] -= 1;
+                    taken.push(f);
+                    let mut pending = others.clone();
+                    pending.push(Pending {
+                        tolerance,
+                        need: (self.k - taken.len()) as u64,
+                        count: 1,
+                        excluded: taken.clone(),
+                    });
+                    if !residual_feasible(self.problem, &caps, &pending) {
+                        taken.pop();
+                        caps[f] += 1;
+                    }
+                }
+            }
+        }
+        if !plain {
+            self.diverted += 1;
+        }
+        let mut exhausted = false;
+        for (slot, &f) in taken.iter().enumerate() {
+            self.picks[u * self.k + slot] = f as u32;
+            self.caps[f] -= 1;
+            exhausted |= self.caps[f] == 0;
+        }
+        // Should the guard ever fail (it cannot on a validated problem), the unfilled slots keep
+        // the sentinel and the verifier turns them into an error instead of a wrong answer.
+        exhausted
+    }
+
+    fn pending_others(&self) -> Vec<Pending> {
+        self.unserved_at
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, &n)| Pending {
+                tolerance: RiskLevel::new(t as u8),
+                need: self.k as u64,
+                count: n,
+                excluded: Vec::new(),
+            })
+            .collect()
+    }
+}
+
+impl<T: Real> Solver<T> for Heuristic {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
+        let start = Instant::now();
+        let caps = problem
+            .exact_exposures()
+            .filter(|_| problem.is_paper_form())
+            .ok_or(AllocError::Unsupported {
+                solver: NAME,
+                feature: "exposure ranges or an at-most-K rule (use Lp)".into(),
+            })?;
+        let (u_n, f_n, k) = (problem.n_customers(), problem.n_funds(), problem.k());
+        let revenue = problem.revenue();
+        let tolerance = problem.tolerance();
+        let risks = problem.fund_risk();
+        // Each customer's eligible funds, sorted once by E descending.
+        let mut order = vec![u32::MAX; u_n * f_n];
+        order.par_chunks_mut(f_n).enumerate().for_each(|(u, out)| {
+            let row = revenue.row(u);
+            let mut n = 0;
+            for (f, &risk) in risks.iter().enumerate() {
+                if tolerance[u].permits(risk) {
+                    out[n] = f as u32;
+                    n += 1;
+                }
+            }
+            out[..n].sort_by(|&a, &b| {
+                row[b as usize]
+                    .partial_cmp(&row[a as usize])
+                    .unwrap_or(Ordering::Equal)
+                    .then(a.cmp(&b))
+            });
+        });
+        let slack = (k == 1).then(|| LevelSlack::new(problem, &caps));
+        let mut state = State {
+            problem,
+            k,
+            f_n,
+            order,
+            caps,
+            picks: vec![u32::MAX; u_n * k],
+            diverted: 0,
+            slack,
+            unserved_at: problem.tolerance_histogram(),
+        };
+        let mut rest: Vec<(f64, u32)> = (0..u_n as u32).map(|u| (0.0, u)).collect();
+        let mut recomputations = 0u64;
+        while !rest.is_empty() {
+            // Lines 2–6: α over the unserved customers and remaining exposures, then scores.
+            let alpha = {
+                let st = &state;
+                let sums = rest
+                    .par_iter()
+                    .fold(
+                        || vec![0.0f64; f_n],
+                        |mut acc, &(_, u)| {
+                            let row = revenue.row(u as usize);
+                            for &f in st.order_of(u as usize) {
+                                if f == u32::MAX {
+                                    break;
+                                }
+                                acc[f as usize] += row[f as usize].to_f64_lossless();
+                            }
+                            acc
+                        },
+                    )
+                    .reduce(
+                        || vec![0.0f64; f_n],
+                        |mut a, b| {
+                            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                            a
+                        },
+                    );
+                sums.iter()
+                    .zip(&st.caps)
+                    .map(|(&s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
+                    .collect::<Vec<f64>>()
+            };
+            {
+                let st = &state;
+                rest.par_iter_mut()
+                    .for_each(|entry| entry.0 = st.score(entry.1 as usize, &alpha));
+            }
+            recomputations += 1;
+            // Lines 7–12: serve in score order until a fund runs out. The first `min d_f`
+            // customers cannot exhaust a fund, so they are selected, not sorted with the rest.
+            let mut pos = 0usize;
+            let mut floor = 4096usize;
+            let mut exhausted = false;
+            while pos < rest.len() && !exhausted {
+                let remaining = &mut rest[pos..];
+                let d_min = state
+                    .caps
+                    .iter()
+                    .copied()
+                    .filter(|&c| c > 0)
+                    .min()
+                    .unwrap_or(1);
+                let chunk = (d_min as usize).max(floor).min(remaining.len());
+                if chunk < remaining.len() {
+                    remaining.select_nth_unstable_by(chunk - 1, by_score);
+                }
+                remaining[..chunk].sort_unstable_by(by_score);
+                let mut served = chunk;
+                for (i, &(_, u)) in remaining[..chunk].iter().enumerate() {
+                    if state.assign(u as usize) {
+                        exhausted = true;
+                        served = i + 1;
+                        break;
+                    }
+                }
+                pos += served;
+                floor = floor.saturating_mul(2);
+            }
+            rest.drain(..pos);
+        }
+        let repaired = state.diverted > 0;
+        let diverted = state.diverted;
+        let allocation = Allocation::from_fixed_k(u_n, k, f_n, state.picks)?;
+        let mut solution = finish(NAME, problem, allocation, start)?;
+        solution.report.iterations = Some(recomputations);
+        solution.report.repaired = repaired;
+        if repaired {
+            solution.report.notes.push(format!(
+                "feasibility guard diverted {diverted} customer(s) from their plain top-K"
+            ));
+        }
+        Ok(solution)
+    }
+}
