@@ -6,6 +6,7 @@
 // `-- exact solver --`); it implements `Solver` and `ProvesOptimality` like `Lp`.
 mod baselines;
 mod error;
+mod exact;
 mod flow;
 mod generate;
 mod guard;
@@ -17,6 +18,7 @@ mod verify;
 
 pub use baselines::{GreedyTopK, Manual};
 pub use error::{AllocError, Result};
+pub use exact::{Certificate, Exact, GAP_TOLERANCE};
 pub use generate::LctLike;
 pub use heuristic::Heuristic;
 pub use lp::{Lp, LpBackend, LpMode};
