@@ -1,0 +1,246 @@
+//! The data path: one CSV price column → chronological windows as ndarray matrices.
+
+use std::io::Read;
+use std::path::Path;
+
+use fundalloc_core_types::{PriceSeries, Segment, WindowSpec, WindowedSeries};
+use ndarray::Array2;
+
+use crate::error::{PnoError, Result};
+
+/// Reads the column `column` of a CSV file with a header row as a [`PriceSeries`].
+///
+/// Empty cells and unparsable or non-finite numbers are errors that name the row, never skipped:
+/// a silent gap would shift every later window.
+pub fn load_csv_column(path: impl AsRef<Path>, column: &str) -> Result<PriceSeries> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| PnoError::Csv {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    read_csv_column(file, column, &path.display().to_string())
+}
+
+/// [`load_csv_column`] from any reader; `source` names it in errors.
+///
+/// ```
+/// use fundalloc_timeseries_pno::read_csv_column;
+/// let csv = "dt,price\n2024-01-01,1.5\n2024-01-02,1.75\n";
+/// let series = read_csv_column(csv.as_bytes(), "price", "inline")?;
+/// assert_eq!(series.values(), &[1.5, 1.75]);
+/// # Ok::<(), fundalloc_timeseries_pno::PnoError>(())
+/// ```
+pub fn read_csv_column(reader: impl Read, column: &str, source: &str) -> Result<PriceSeries> {
+    let csv_error = |reason: String| PnoError::Csv {
+        path: source.to_string(),
+        reason,
+    };
+    let mut rdr = csv::Reader::from_reader(reader);
+    let headers = rdr.headers().map_err(|e| csv_error(e.to_string()))?.clone();
+    let Some(col) = headers.iter().position(|h| h.trim() == column) else {
+        return Err(PnoError::MissingColumn {
+            path: source.to_string(),
+            column: column.to_string(),
+            available: headers.iter().collect::<Vec<_>>().join(","),
+        });
+    };
+    let mut values = Vec::new();
+    for (row, record) in rdr.records().enumerate() {
+        let record = record.map_err(|e| csv_error(e.to_string()))?;
+        let cell = record.get(col).unwrap_or("").trim();
+        let value: f64 = cell.parse().map_err(|_| {
+            csv_error(format!(
+                "data row {row}: {column} = {cell:?} is not a number"
+            ))
+        })?;
+        if !value.is_finite() {
+            return Err(csv_error(format!(
+                "data row {row}: {column} = {cell} is not finite"
+            )));
+        }
+        values.push(value);
+    }
+    if values.is_empty() {
+        return Err(PnoError::Empty {
+            what: "CSV price column",
+        });
+    }
+    Ok(PriceSeries::new(column, values)?)
+}
+
+/// The windows of one segment as matrices: standardised inputs `[n, M]`, standardised targets
+/// `[n, H]` and raw (price-unit) targets `[n, H]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentData {
+    /// Standardised inputs, one window per row.
+    pub inputs: Array2<f64>,
+    /// Standardised targets.
+    pub targets: Array2<f64>,
+    /// Targets in price units (for regret).
+    pub raw_targets: Array2<f64>,
+}
+
+impl SegmentData {
+    /// Number of windows.
+    pub fn len(&self) -> usize {
+        self.inputs.nrows()
+    }
+
+    /// `true` when the segment has no window.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A price series prepared for RTS-PtO / RTS-PnO: the reference 70/10/20 chronological split with
+/// lookback M and horizon H, standardised on the training rows (see [`WindowedSeries`]).
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    series: WindowedSeries,
+    /// Training windows.
+    pub train: SegmentData,
+    /// Validation windows: the calibration set of Algorithm 1.
+    pub validation: SegmentData,
+    /// Test windows.
+    pub test: SegmentData,
+}
+
+impl Dataset {
+    /// Splits and windows `series`.
+    pub fn new(series: PriceSeries, spec: WindowSpec) -> Result<Self> {
+        Self::from_windowed(WindowedSeries::new(series, spec)?)
+    }
+
+    /// Uses an already split and standardised series.
+    pub fn from_windowed(series: WindowedSeries) -> Result<Self> {
+        let train = segment(&series, Segment::Train)?;
+        let validation = segment(&series, Segment::Validation)?;
+        let test = segment(&series, Segment::Test)?;
+        Ok(Self {
+            series,
+            train,
+            validation,
+            test,
+        })
+    }
+
+    /// The windowed series (split, scaler, raw values).
+    pub fn series(&self) -> &WindowedSeries {
+        &self.series
+    }
+
+    /// The window spec (M, H).
+    pub fn spec(&self) -> WindowSpec {
+        self.series.split().spec()
+    }
+
+    /// Standardised values back to prices: `z·std + mean`.
+    pub fn inverse(&self, scaled: &Array2<f64>) -> Array2<f64> {
+        let scaler = self.series.scaler();
+        scaled.mapv(|z| scaler.inverse(z))
+    }
+}
+
+fn segment(series: &WindowedSeries, segment: Segment) -> Result<SegmentData> {
+    let spec = series.split().spec();
+    let (m, h) = (spec.lookback(), spec.horizon());
+    let n = series.split().n_windows(segment);
+    let mut inputs = Array2::zeros((n, m));
+    let mut targets = Array2::zeros((n, h));
+    let mut raw_targets = Array2::zeros((n, h));
+    for i in 0..n {
+        let (x, y) = series.scaled_window(segment, i)?;
+        let raw = series.raw_target(segment, i)?;
+        inputs.row_mut(i).assign(&ndarray::ArrayView1::from(x));
+        targets.row_mut(i).assign(&ndarray::ArrayView1::from(y));
+        raw_targets
+            .row_mut(i)
+            .assign(&ndarray::ArrayView1::from(raw));
+    }
+    Ok(SegmentData {
+        inputs,
+        targets,
+        raw_targets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_exact_at_the_split_boundaries() {
+        // N = 100, M = 5, H = 3: train rows 0..70, validation 70..80, test 80..100.
+        let prices: Vec<f64> = (0..100).map(|t| t as f64).collect();
+        let data = Dataset::new(
+            PriceSeries::new("t", prices).unwrap(),
+            WindowSpec::new(5, 3).unwrap(),
+        )
+        .unwrap();
+        // Train: 70 − 8 + 1 windows; the last one's target ends at row 69.
+        assert_eq!(data.train.len(), 63);
+        assert_eq!(
+            data.train.raw_targets.row(62).to_vec(),
+            vec![67.0, 68.0, 69.0]
+        );
+        // Validation starts M rows early: first input 65..70, first target 70..73.
+        assert_eq!(data.validation.len(), 10 + 5 - 8 + 1);
+        assert_eq!(
+            data.validation.raw_targets.row(0).to_vec(),
+            vec![70.0, 71.0, 72.0]
+        );
+        assert_eq!(
+            data.validation.raw_targets.row(7).to_vec(),
+            vec![77.0, 78.0, 79.0]
+        );
+        // Test: first target 80..83, last target 97..100.
+        assert_eq!(data.test.len(), 20 + 5 - 8 + 1);
+        assert_eq!(
+            data.test.raw_targets.row(0).to_vec(),
+            vec![80.0, 81.0, 82.0]
+        );
+        assert_eq!(
+            data.test.raw_targets.row(17).to_vec(),
+            vec![97.0, 98.0, 99.0]
+        );
+        // Inputs are standardised with the training rows' mean 34.5 and population std.
+        let std = ((0..70).map(|t| (t as f64 - 34.5).powi(2)).sum::<f64>() / 70.0).sqrt();
+        let z = data.test.inputs[[0, 0]];
+        assert!((z * std + 34.5 - 75.0).abs() < 1e-9);
+        assert!(
+            (data.inverse(&data.test.targets) - &data.test.raw_targets)
+                .iter()
+                .all(|d| d.abs() < 1e-9)
+        );
+    }
+
+    #[test]
+    fn csv_errors_are_typed() {
+        let ok = "a,b\n1,2\n3,4\n";
+        assert_eq!(
+            read_csv_column(ok.as_bytes(), "b", "x").unwrap().values(),
+            &[2.0, 4.0]
+        );
+        assert!(matches!(
+            read_csv_column(ok.as_bytes(), "c", "x"),
+            Err(PnoError::MissingColumn { .. })
+        ));
+        assert!(matches!(
+            read_csv_column("a\n1\nfoo\n".as_bytes(), "a", "x"),
+            Err(PnoError::Csv { .. })
+        ));
+        assert!(matches!(
+            read_csv_column("a\n1\nNaN\n".as_bytes(), "a", "x"),
+            Err(PnoError::Csv { .. })
+        ));
+        assert!(matches!(
+            read_csv_column("a\n".as_bytes(), "a", "x"),
+            Err(PnoError::Empty { .. })
+        ));
+        assert!(matches!(
+            read_csv_column("a,b\n1\n".as_bytes(), "a", "x"),
+            Err(PnoError::Csv { .. })
+        ));
+        assert!(load_csv_column("/nonexistent/file.csv", "a").is_err());
+    }
+}
