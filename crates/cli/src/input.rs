@@ -1,0 +1,332 @@
+//! Reading the input files, with errors that name the file, the line and the problem.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel};
+
+use crate::npy::{self, Dtype};
+
+/// A problem with an input file: which, where, what.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub(crate) struct InputError {
+    pub(crate) file: PathBuf,
+    /// 1-based line (CSV) or data row + header (npy rows are reported in the message).
+    pub(crate) line: Option<u64>,
+    pub(crate) message: String,
+}
+
+fn err(file: &Path, line: Option<u64>, message: impl Into<String>) -> InputError {
+    InputError {
+        file: file.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Customers in file order.
+pub(crate) struct Customers {
+    pub(crate) ids: Vec<String>,
+    pub(crate) tolerance: Vec<RiskLevel>,
+}
+
+/// Funds in file order.
+pub(crate) struct Funds {
+    pub(crate) ids: Vec<String>,
+    pub(crate) risk: Vec<RiskLevel>,
+    pub(crate) exposure: Vec<u64>,
+}
+
+fn open_csv(path: &Path) -> Result<csv::Reader<File>, InputError> {
+    let file = File::open(path).map_err(|e| err(path, None, format!("cannot open: {e}")))?;
+    Ok(csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(file))
+}
+
+fn check_header(path: &Path, r: &mut csv::Reader<File>, want: &[&str]) -> Result<(), InputError> {
+    let header = r
+        .headers()
+        .map_err(|e| err(path, Some(1), format!("unreadable header: {e}")))?;
+    let got: Vec<&str> = header.iter().collect();
+    if got != want {
+        return Err(err(
+            path,
+            Some(1),
+            format!(
+                "header is `{}`, expected `{}`",
+                got.join(","),
+                want.join(",")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn line_of(record: &csv::StringRecord) -> Option<u64> {
+    record.position().map(|p| p.line())
+}
+
+fn parse_level(
+    path: &Path,
+    line: Option<u64>,
+    what: &str,
+    s: &str,
+) -> Result<RiskLevel, InputError> {
+    let digits = s
+        .strip_prefix('R')
+        .or_else(|| s.strip_prefix('r'))
+        .unwrap_or(s);
+    digits.parse::<u8>().map(RiskLevel::new).map_err(|_| {
+        err(
+            path,
+            line,
+            format!("{what} `{s}` is not a level 0–255 (or R0–R255)"),
+        )
+    })
+}
+
+fn records(
+    path: &Path,
+    r: &mut csv::Reader<File>,
+) -> impl Iterator<Item = Result<csv::StringRecord, InputError>> {
+    let path = path.to_path_buf();
+    r.records().map(move |rec| {
+        rec.map_err(|e| {
+            let line = e.position().map(|p| p.line());
+            err(&path, line, format!("malformed CSV: {e}"))
+        })
+    })
+}
+
+fn check_unique(
+    path: &Path,
+    seen: &mut HashMap<String, u64>,
+    id: &str,
+    line: Option<u64>,
+) -> Result<(), InputError> {
+    if let Some(first) = seen.insert(id.to_string(), line.unwrap_or(0)) {
+        return Err(err(
+            path,
+            line,
+            format!("duplicate id `{id}` (first on line {first})"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn read_customers(path: &Path) -> Result<Customers, InputError> {
+    let mut r = open_csv(path)?;
+    check_header(path, &mut r, &["customer_id", "risk_tolerance"])?;
+    let mut out = Customers {
+        ids: Vec::new(),
+        tolerance: Vec::new(),
+    };
+    let mut seen = HashMap::new();
+    for rec in records(path, &mut r) {
+        let rec = rec?;
+        let line = line_of(&rec);
+        check_unique(path, &mut seen, &rec[0], line)?;
+        out.tolerance
+            .push(parse_level(path, line, "risk_tolerance", &rec[1])?);
+        out.ids.push(rec[0].to_string());
+    }
+    if out.ids.is_empty() {
+        return Err(err(path, None, "no customers"));
+    }
+    Ok(out)
+}
+
+pub(crate) fn read_funds(path: &Path) -> Result<Funds, InputError> {
+    let mut r = open_csv(path)?;
+    check_header(path, &mut r, &["fund_id", "risk_level", "exposure"])?;
+    let mut out = Funds {
+        ids: Vec::new(),
+        risk: Vec::new(),
+        exposure: Vec::new(),
+    };
+    let mut seen = HashMap::new();
+    for rec in records(path, &mut r) {
+        let rec = rec?;
+        let line = line_of(&rec);
+        check_unique(path, &mut seen, &rec[0], line)?;
+        out.risk
+            .push(parse_level(path, line, "risk_level", &rec[1])?);
+        let d = rec[2].parse::<u64>().map_err(|_| {
+            err(
+                path,
+                line,
+                format!("exposure `{}` is not a non-negative integer", &rec[2]),
+            )
+        })?;
+        out.exposure.push(d);
+        out.ids.push(rec[0].to_string());
+    }
+    if out.ids.is_empty() {
+        return Err(err(path, None, "no funds"));
+    }
+    Ok(out)
+}
+
+/// Revenue as either precision, as read.
+pub(crate) enum Revenue {
+    F32(RevenueMatrix<f32>),
+    F64(RevenueMatrix<f64>),
+}
+
+fn matrix<T: Real>(
+    path: &Path,
+    u: usize,
+    f: usize,
+    values: Vec<T>,
+    csv_lines: Option<&[u64]>,
+) -> Result<RevenueMatrix<T>, InputError> {
+    // Find a bad entry ourselves so the message can name the line / row.
+    if let Some(i) = values.iter().position(|v| !v.is_finite() || *v < T::zero()) {
+        let (row, col) = (i / f, i % f);
+        let v = values[i];
+        let what = if v.is_finite() {
+            "negative"
+        } else {
+            "non-finite"
+        };
+        let line = csv_lines.map(|l| l[row]);
+        let place = if line.is_some() {
+            format!("column {}", col + 2)
+        } else {
+            format!("row {row}, column {col}")
+        };
+        return Err(err(path, line, format!("{what} revenue {v} at {place}")));
+    }
+    RevenueMatrix::from_shape_vec(u, f, values).map_err(|e| err(path, None, e.to_string()))
+}
+
+pub(crate) fn read_npy(path: &Path, customers: usize, funds: usize) -> Result<Revenue, InputError> {
+    let file = File::open(path).map_err(|e| err(path, None, format!("cannot open: {e}")))?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let h = npy::read_header(&mut r).map_err(|m| err(path, None, m))?;
+    if (h.rows, h.cols) != (customers, funds) {
+        return Err(err(
+            path,
+            None,
+            format!(
+                "shape {}×{} does not match {customers} customers × {funds} funds",
+                h.rows, h.cols
+            ),
+        ));
+    }
+    let count = h.rows * h.cols;
+    match h.dtype {
+        Dtype::F32 => {
+            let v = npy::read_values::<_, f32, 4>(&mut r, count, f32::from_le_bytes)
+                .map_err(|m| err(path, None, m))?;
+            Ok(Revenue::F32(matrix(path, h.rows, h.cols, v, None)?))
+        }
+        Dtype::F64 => {
+            let v = npy::read_values::<_, f64, 8>(&mut r, count, f64::from_le_bytes)
+                .map_err(|m| err(path, None, m))?;
+            Ok(Revenue::F64(matrix(path, h.rows, h.cols, v, None)?))
+        }
+    }
+}
+
+/// CSV revenue: header `customer_id,<fund_id>…`; rows and columns are matched by id.
+pub(crate) fn read_revenue_csv(
+    path: &Path,
+    customers: &Customers,
+    funds: &Funds,
+) -> Result<Revenue, InputError> {
+    let mut r = open_csv(path)?;
+    let header = r
+        .headers()
+        .map_err(|e| err(path, Some(1), format!("unreadable header: {e}")))?
+        .clone();
+    if header.get(0) != Some("customer_id") {
+        return Err(err(path, Some(1), "first column must be `customer_id`"));
+    }
+    let fund_index: HashMap<&str, usize> = funds
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let mut column_fund = Vec::new();
+    for name in header.iter().skip(1) {
+        let f = fund_index.get(name).ok_or_else(|| {
+            err(
+                path,
+                Some(1),
+                format!("fund `{name}` is not in the funds file"),
+            )
+        })?;
+        if column_fund.contains(f) {
+            return Err(err(path, Some(1), format!("fund `{name}` appears twice")));
+        }
+        column_fund.push(*f);
+    }
+    if column_fund.len() != funds.ids.len() {
+        return Err(err(
+            path,
+            Some(1),
+            format!(
+                "has {} fund columns, the funds file lists {}",
+                column_fund.len(),
+                funds.ids.len()
+            ),
+        ));
+    }
+    let customer_index: HashMap<&str, usize> = customers
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let (u, f) = (customers.ids.len(), funds.ids.len());
+    let mut values = vec![f64::NAN; u * f];
+    let mut lines = vec![0u64; u];
+    let mut seen = vec![false; u];
+    for rec in records(path, &mut r) {
+        let rec = rec?;
+        let line = line_of(&rec);
+        let id = &rec[0];
+        let c = *customer_index.get(id).ok_or_else(|| {
+            err(
+                path,
+                line,
+                format!("customer `{id}` is not in the customers file"),
+            )
+        })?;
+        if std::mem::replace(&mut seen[c], true) {
+            return Err(err(path, line, format!("customer `{id}` appears twice")));
+        }
+        if rec.len() != f + 1 {
+            return Err(err(
+                path,
+                line,
+                format!("{} fields, expected {}", rec.len(), f + 1),
+            ));
+        }
+        lines[c] = line.unwrap_or(0);
+        for (j, field) in rec.iter().skip(1).enumerate() {
+            let v: f64 = field.parse().map_err(|_| {
+                err(
+                    path,
+                    line,
+                    format!("`{field}` in column {} is not a number", j + 2),
+                )
+            })?;
+            values[c * f + column_fund[j]] = v;
+        }
+    }
+    if let Some(c) = seen.iter().position(|s| !s) {
+        return Err(err(
+            path,
+            None,
+            format!("no row for customer `{}`", customers.ids[c]),
+        ));
+    }
+    Ok(Revenue::F64(matrix(path, u, f, values, Some(&lines))?))
+}

@@ -1,0 +1,255 @@
+//! The `fundalloc` binary end to end: good inputs in every format, and each kind of bad file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Self {
+        let f = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        f.write(
+            "customers.csv",
+            "customer_id,risk_tolerance\nc1,5\nc2,R5\nc3,1\n",
+        );
+        f.write(
+            "funds.csv",
+            "fund_id,risk_level,exposure\nsafe,1,2\nbold,4,1\n",
+        );
+        f.write("E.csv", "customer_id,safe,bold\nc1,5,4\nc2,3,0\nc3,2,1\n");
+        f
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, revenue: &str, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_fundalloc"))
+            .arg("allocate")
+            .arg("--revenue")
+            .arg(self.path(revenue))
+            .arg("--customers")
+            .arg(self.path("customers.csv"))
+            .arg("--funds")
+            .arg(self.path("funds.csv"))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}
+
+fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn bad(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
+}
+
+#[test]
+fn every_solver_on_csv_input() {
+    let f = Files::new();
+    // Optimum: c1 → bold (4), c2 → safe (3), c3 → safe (2) = 9.
+    for (solver, objective, feasible) in [
+        ("ha", None, true),
+        ("manual", None, true),
+        ("lp", Some(9.0), true),
+        ("mip", Some(9.0), true),
+        ("greedy", Some(5.0 + 3.0 + 2.0), false),
+    ] {
+        let v = json(&f.run("E.csv", &["--solver", solver, "--k", "1"]));
+        assert_eq!(v["customers"], 3);
+        assert_eq!(v["funds"], 2);
+        assert_eq!(v["k"], 1);
+        assert_eq!(v["feasible"], feasible, "{solver}");
+        assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+        if let Some(o) = objective {
+            assert_eq!(v["objective"].as_f64().unwrap(), o, "{solver}");
+        }
+        assert!(v["objective"].as_f64().unwrap() <= 10.0);
+    }
+    let v = json(&f.run("E.csv", &["--solver", "lp"]));
+    assert!(v["gap"].as_f64().unwrap() < 1e-9);
+    assert_eq!(v["bound"].as_f64().unwrap(), 9.0);
+}
+
+#[test]
+fn npy_input_in_both_precisions_and_assignment_output() {
+    let f = Files::new();
+    let values = [5.0, 4.0, 3.0, 0.0, 2.0, 1.0];
+    let b32: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| (v as f32).to_le_bytes())
+        .collect();
+    let b64: Vec<u8> = values.iter().flat_map(|&v: &f64| v.to_le_bytes()).collect();
+    std::fs::write(f.path("E32.npy"), npy_bytes("<f4", "(3, 2)", &b32)).unwrap();
+    std::fs::write(f.path("E64.npy"), npy_bytes("<f8", "(3, 2)", &b64)).unwrap();
+    for name in ["E32.npy", "E64.npy"] {
+        let out = f.path("assignment.csv");
+        let v = json(&f.run(name, &["--solver", "lp", "--out", out.to_str().unwrap()]));
+        assert_eq!(v["objective"].as_f64().unwrap(), 9.0);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, "customer_id,fund_id\nc1,bold\nc2,safe\nc3,safe\n");
+    }
+    let v = json(&f.run(
+        "E64.npy",
+        &["--solver", "manual", "--priority", "bold,safe"],
+    ));
+    assert_eq!(v["objective"].as_f64().unwrap(), 9.0);
+}
+
+fn expect_bad(f: &Files, revenue: &str, extra: &[&str], file: &str, needles: &[&str]) {
+    let err = bad(&f.run(revenue, extra));
+    assert!(err.contains(file), "names the file {file}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "mentions `{n}`: {err}");
+    }
+}
+
+#[test]
+fn bad_customers_and_funds_files() {
+    let f = Files::new();
+    f.write("customers.csv", "customer_id,risk\nc1,5\n");
+    expect_bad(&f, "E.csv", &[], "customers.csv", &[":1:", "header"]);
+    f.write(
+        "customers.csv",
+        "customer_id,risk_tolerance\nc1,5\nc2,high\nc3,1\n",
+    );
+    expect_bad(&f, "E.csv", &[], "customers.csv", &[":3:", "high"]);
+    f.write(
+        "customers.csv",
+        "customer_id,risk_tolerance\nc1,5\nc1,5\nc3,1\n",
+    );
+    expect_bad(&f, "E.csv", &[], "customers.csv", &[":3:", "duplicate"]);
+    f.write("customers.csv", "customer_id,risk_tolerance\nc1,5,9\n");
+    expect_bad(&f, "E.csv", &[], "customers.csv", &[":2:", "malformed"]);
+    let f = Files::new();
+    f.write(
+        "funds.csv",
+        "fund_id,risk_level,exposure\nsafe,1,-2\nbold,4,1\n",
+    );
+    expect_bad(&f, "E.csv", &[], "funds.csv", &[":2:", "exposure"]);
+    f.write("funds.csv", "fund_id,risk_level,exposure\n");
+    expect_bad(&f, "E.csv", &[], "funds.csv", &["no funds"]);
+    let f = Files::new();
+    let err = bad(&f.run("missing.csv", &[]));
+    assert!(
+        err.contains("missing.csv") && err.contains("cannot open"),
+        "{err}"
+    );
+    expect_bad(
+        &f,
+        "E.csv",
+        &["--solver", "manual", "--priority", "safe,nope"],
+        "--priority",
+        &["nope"],
+    );
+}
+
+#[test]
+fn bad_revenue_files() {
+    let f = Files::new();
+    f.write("E.csv", "customer_id,safe,bold\nc1,5,4\nc2,x,0\nc3,2,1\n");
+    expect_bad(&f, "E.csv", &[], "E.csv", &[":3:", "`x`"]);
+    f.write("E.csv", "customer_id,safe,bold\nc1,5,4\nc2,-3,0\nc3,2,1\n");
+    expect_bad(&f, "E.csv", &[], "E.csv", &[":3:", "negative"]);
+    f.write("E.csv", "customer_id,safe,bold\nc1,5,4\nc2,NaN,0\nc3,2,1\n");
+    expect_bad(&f, "E.csv", &[], "E.csv", &[":3:", "non-finite"]);
+    f.write("E.csv", "customer_id,safe,other\nc1,5,4\n");
+    expect_bad(&f, "E.csv", &[], "E.csv", &[":1:", "other"]);
+    f.write("E.csv", "customer_id,safe,bold\nc1,5,4\nc9,3,0\nc3,2,1\n");
+    expect_bad(&f, "E.csv", &[], "E.csv", &[":3:", "c9"]);
+    f.write("E.csv", "customer_id,safe,bold\nc1,5,4\nc3,2,1\n");
+    expect_bad(&f, "E.csv", &[], "E.csv", &["no row for customer `c2`"]);
+    // npy: wrong shape, dtype, truncation, NaN.
+    let data: Vec<u8> = [1.0f64; 6].iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(f.path("E.npy"), npy_bytes("<f8", "(2, 3)", &data)).unwrap();
+    expect_bad(&f, "E.npy", &[], "E.npy", &["shape 2×3"]);
+    std::fs::write(f.path("E.npy"), npy_bytes("<i8", "(3, 2)", &data)).unwrap();
+    expect_bad(&f, "E.npy", &[], "E.npy", &["dtype"]);
+    std::fs::write(f.path("E.npy"), npy_bytes("<f8", "(3, 2)", &data[..40])).unwrap();
+    expect_bad(&f, "E.npy", &[], "E.npy", &["truncated"]);
+    let mut nan = data.clone();
+    nan[16..24].copy_from_slice(&f64::NAN.to_le_bytes());
+    std::fs::write(f.path("E.npy"), npy_bytes("<f8", "(3, 2)", &nan)).unwrap();
+    expect_bad(
+        &f,
+        "E.npy",
+        &[],
+        "E.npy",
+        &["non-finite", "row 1, column 0"],
+    );
+    std::fs::write(f.path("E.npy"), b"not numpy at all").unwrap();
+    expect_bad(&f, "E.npy", &[], "E.npy", &["magic"]);
+}
+
+#[test]
+fn infeasible_problems_say_which_condition_fails() {
+    let f = Files::new();
+    f.write(
+        "funds.csv",
+        "fund_id,risk_level,exposure\nsafe,1,1\nbold,4,2\n",
+    );
+    // bold needs 2 but only c1, c2 tolerate it: fine; safe 1 + bold 2 = 3 = K·U: fine;
+    // now make c2 cautious: bold needs 2, only 1 tolerates.
+    f.write(
+        "customers.csv",
+        "customer_id,risk_tolerance\nc1,5\nc2,1\nc3,1\n",
+    );
+    let err = bad(&f.run("E.csv", &[]));
+    assert!(
+        err.contains("fund 1") && err.contains("short by 1"),
+        "{err}"
+    );
+    let f = Files::new();
+    let err = bad(&f.run("E.csv", &["--k", "2"]));
+    assert!(err.contains("exposures"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fundalloc"))
+        .args(["allocate", "--solver", "simplex"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let _ = Path::new(".");
+}
