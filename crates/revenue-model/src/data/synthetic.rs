@@ -1,0 +1,398 @@
+//! A seeded, LCT-like synthetic fund campaign whose true expected revenue is known.
+//!
+//! The generator mimics what the PTOFA paper describes of its LCT datasets: customers and a
+//! handful of promotional funds, each with categorical and numeric features; the platform shows
+//! each customer a few funds, preferring those it believes convert (selection bias); conversion
+//! is rare; and the revenue of a conversion is log-normal with customer-specific μ and σ, so the
+//! log-revenue of all converted samples is a wide bell and single customers have their own
+//! bells (the paper's Fig. 2).
+//!
+//! The ground truth, for customer u and fund f:
+//!
+//! - conversion logit `z_uf = −2.4 + 0.8·activity_u + region_eff[region_u] + fund_eff[f]
+//!   − 0.7·max(0, risk_f − tolerance_u) + taste[type_f][age_u]`, `P_uf = 1/(1 + e^{−z_uf})`;
+//! - revenue if converted `R ~ LogNormal(μ_uf, σ_u)` with
+//!   `μ_uf = 4 + 0.9·z_assets_u + age_mu[age_u] + type_mu[type_f] + 0.2·activity_u` and
+//!   `σ_u = 0.3 + 0.15·age_u + 0.08·tenure_u` (age band 0..5, tenure 0..5 years);
+//! - expected revenue `E_uf = P_uf · exp(μ_uf + σ_u²/2)`.
+//!
+//! The effect tables (`region_eff`, `fund_eff`, `taste`, `age_mu`, `type_mu`) are drawn from
+//! the seed too, so two seeds give two different (but equally shaped) worlds.
+
+use ndarray::{Array1, Array2};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rand_distr::StandardNormal;
+
+use fundalloc_core_types::RevenueMatrix;
+
+use crate::{Dataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
+
+const AGE_BANDS: u32 = 6;
+const REGIONS: u32 = 12;
+const RISK_LEVELS: u32 = 5;
+const FUND_TYPES: u32 = 4;
+
+/// Parameters of [`SyntheticCampaign::generate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticParams {
+    /// Number of customers (default 20,000).
+    pub n_customers: usize,
+    /// Number of funds (default 8, as LCT-A).
+    pub n_funds: usize,
+    /// Seed of the world (features and effect tables).
+    pub seed: u64,
+}
+
+impl Default for SyntheticParams {
+    fn default() -> Self {
+        Self {
+            n_customers: 20_000,
+            n_funds: 8,
+            seed: 0,
+        }
+    }
+}
+
+/// A generated world: features of every customer and fund and the true conversion
+/// probability, log-normal parameters and expected revenue of every pair.
+#[derive(Debug, Clone)]
+pub struct SyntheticCampaign {
+    schema: FeatureSchema,
+    customers: FeatureTable,
+    funds: FeatureTable,
+    p_convert: Array2<f32>,
+    mu: Array2<f32>,
+    sigma: Array1<f32>,
+    expected: RevenueMatrix<f32>,
+}
+
+impl SyntheticCampaign {
+    /// The schema of the generated features (embedding size 24):
+    /// customer `age_band` (6), `region` (12), `risk_tolerance` (5), `assets` (log1p),
+    /// `activity`, `tenure`; fund `fund_id` (n_funds), `fund_type` (4), `fund_risk` (5),
+    /// `fund_return`.
+    pub fn schema_for(n_funds: usize) -> Result<FeatureSchema> {
+        let n_funds = u32::try_from(n_funds).map_err(|_| RevenueModelError::InvalidParam {
+            name: "n_funds",
+            value: n_funds.to_string(),
+            reason: "must fit in u32",
+        })?;
+        FeatureSchema::builder()
+            .categorical("age_band", AGE_BANDS, Side::Customer)
+            .categorical("region", REGIONS, Side::Customer)
+            .categorical("risk_tolerance", RISK_LEVELS, Side::Customer)
+            .categorical("fund_id", n_funds, Side::Fund)
+            .categorical("fund_type", FUND_TYPES, Side::Fund)
+            .categorical("fund_risk", RISK_LEVELS, Side::Fund)
+            .numeric("assets", Side::Customer, true)
+            .numeric("activity", Side::Customer, false)
+            .numeric("tenure", Side::Customer, false)
+            .numeric("fund_return", Side::Fund, false)
+            .build()
+    }
+
+    /// Generates the world. Deterministic per `params.seed`.
+    pub fn generate(params: &SyntheticParams) -> Result<Self> {
+        if params.n_customers == 0 {
+            return Err(RevenueModelError::Empty {
+                what: "synthetic customers",
+            });
+        }
+        if params.n_funds == 0 {
+            return Err(RevenueModelError::Empty {
+                what: "synthetic funds",
+            });
+        }
+        let schema = Self::schema_for(params.n_funds)?;
+        let mut rng = StdRng::seed_from_u64(params.seed);
+        let normal =
+            |rng: &mut StdRng, sd: f64| -> f64 { sd * rng.sample::<f64, _>(StandardNormal) };
+
+        // Effect tables of this world.
+        let region_eff: Vec<f64> = (0..REGIONS).map(|_| normal(&mut rng, 0.5)).collect();
+        let fund_eff: Vec<f64> = (0..params.n_funds).map(|_| normal(&mut rng, 0.5)).collect();
+        let taste: Vec<f64> = (0..FUND_TYPES * AGE_BANDS)
+            .map(|_| normal(&mut rng, 0.6))
+            .collect();
+        let age_mu: Vec<f64> = (0..AGE_BANDS).map(|_| normal(&mut rng, 0.4)).collect();
+        let type_mu: Vec<f64> = (0..FUND_TYPES).map(|_| normal(&mut rng, 0.4)).collect();
+
+        // Funds: id, type, risk (riskier types carry higher levels), expected return.
+        let nf = params.n_funds;
+        let mut fund_cat = Array2::<u32>::zeros((nf, 3));
+        let mut fund_num = Array2::<f32>::zeros((nf, 1));
+        for f in 0..nf {
+            let ftype = (f as u32) % FUND_TYPES;
+            let risk = (ftype + rng.random_range(0..2u32)).min(RISK_LEVELS - 1);
+            fund_cat[[f, 0]] = f as u32;
+            fund_cat[[f, 1]] = ftype;
+            fund_cat[[f, 2]] = risk;
+            fund_num[[f, 0]] = (0.01 + 0.015 * f64::from(risk) + normal(&mut rng, 0.01)) as f32;
+        }
+
+        // Customers.
+        let nu = params.n_customers;
+        let mut cust_cat = Array2::<u32>::zeros((nu, 3));
+        let mut cust_num = Array2::<f32>::zeros((nu, 3));
+        let mut z_assets = vec![0.0f64; nu];
+        let mut activity = vec![0.0f64; nu];
+        let mut tenure = vec![0.0f64; nu];
+        for u in 0..nu {
+            let age = rng.random_range(0..AGE_BANDS);
+            cust_cat[[u, 0]] = age;
+            cust_cat[[u, 1]] = rng.random_range(0..REGIONS);
+            // Older customers tolerate a bit more risk on average.
+            let tol = (rng.random_range(0..RISK_LEVELS) + age / 3).min(RISK_LEVELS - 1);
+            cust_cat[[u, 2]] = tol;
+            z_assets[u] = normal(&mut rng, 1.0) + 0.15 * f64::from(age);
+            activity[u] = normal(&mut rng, 1.0);
+            tenure[u] = rng.random::<f64>() * 5.0;
+            cust_num[[u, 0]] = (9.0 + 1.2 * z_assets[u]).exp() as f32;
+            cust_num[[u, 1]] = activity[u] as f32;
+            cust_num[[u, 2]] = tenure[u] as f32;
+        }
+
+        let mut p_convert = Array2::<f32>::zeros((nu, nf));
+        let mut mu = Array2::<f32>::zeros((nu, nf));
+        let mut sigma = Array1::<f32>::zeros(nu);
+        let mut expected = Array2::<f32>::zeros((nu, nf));
+        for u in 0..nu {
+            let age = cust_cat[[u, 0]];
+            let region = cust_cat[[u, 1]] as usize;
+            let tol = cust_cat[[u, 2]];
+            let s = 0.3 + 0.15 * f64::from(age) + 0.08 * tenure[u];
+            sigma[u] = s as f32;
+            for f in 0..nf {
+                let ftype = fund_cat[[f, 1]];
+                let risk = fund_cat[[f, 2]];
+                let gap = f64::from(risk.saturating_sub(tol));
+                let z = -2.4 + 0.8 * activity[u] + region_eff[region] + fund_eff[f] - 0.7 * gap
+                    + taste[(ftype * AGE_BANDS + age) as usize];
+                let p = 1.0 / (1.0 + (-z).exp());
+                let m = 4.0
+                    + 0.9 * z_assets[u]
+                    + age_mu[age as usize]
+                    + type_mu[ftype as usize]
+                    + 0.2 * activity[u];
+                p_convert[[u, f]] = p as f32;
+                mu[[u, f]] = m as f32;
+                expected[[u, f]] = (p * (m + 0.5 * s * s).exp()) as f32;
+            }
+        }
+        Ok(Self {
+            schema,
+            customers: FeatureTable {
+                categorical: cust_cat,
+                numeric: cust_num,
+            },
+            funds: FeatureTable {
+                categorical: fund_cat,
+                numeric: fund_num,
+            },
+            p_convert,
+            mu,
+            sigma,
+            expected: RevenueMatrix::new(expected)?,
+        })
+    }
+
+    /// Draws one exposure log: each customer is shown `per_customer` distinct funds, drawn
+    /// without replacement with weights `exp(selection_bias · z_uf)` (0 = uniformly at random,
+    /// larger = the platform prefers funds that convert, the selection bias the entire-space
+    /// model corrects); conversions are Bernoulli(P_uf), revenues LogNormal(μ_uf, σ_u).
+    /// Each row carries its true expected revenue `E_uf`. Deterministic per `seed`.
+    pub fn expose(&self, per_customer: usize, selection_bias: f64, seed: u64) -> Result<Dataset> {
+        let nf = self.funds.len();
+        if per_customer == 0 || per_customer > nf {
+            return Err(RevenueModelError::InvalidParam {
+                name: "per_customer",
+                value: per_customer.to_string(),
+                reason: "must be in 1..=n_funds",
+            });
+        }
+        if !selection_bias.is_finite() {
+            return Err(RevenueModelError::InvalidParam {
+                name: "selection_bias",
+                value: selection_bias.to_string(),
+                reason: "must be finite",
+            });
+        }
+        let nu = self.customers.len();
+        let n = nu * per_customer;
+        let (nc_cat, nc_num) = (
+            self.customers.categorical.ncols(),
+            self.customers.numeric.ncols(),
+        );
+        let mut cat = Array2::<u32>::zeros((n, nc_cat + self.funds.categorical.ncols()));
+        let mut num = Array2::<f32>::zeros((n, nc_num + self.funds.numeric.ncols()));
+        let mut converted = Array1::from_elem(n, false);
+        let mut revenue = Array1::<f32>::zeros(n);
+        let mut truth = Array1::<f32>::zeros(n);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut row = 0;
+        let mut weights = vec![0.0f64; nf];
+        for u in 0..nu {
+            for (f, w) in weights.iter_mut().enumerate() {
+                let p = f64::from(self.p_convert[[u, f]]).clamp(1e-12, 1.0 - 1e-12);
+                // Clamped so that no weight overflows or vanishes whatever the bias.
+                *w = (selection_bias * (p / (1.0 - p)).ln())
+                    .clamp(-60.0, 60.0)
+                    .exp();
+            }
+            for _ in 0..per_customer {
+                let total: f64 = weights.iter().sum();
+                let x = rng.random::<f64>() * total;
+                let (mut acc, mut pick) = (0.0, 0);
+                for (g, &w) in weights.iter().enumerate() {
+                    if w > 0.0 {
+                        acc += w;
+                        pick = g;
+                        if x < acc {
+                            break;
+                        }
+                    }
+                }
+                let f = pick;
+                weights[f] = 0.0;
+                // Customer columns first, then fund columns: the schema's order.
+                for j in 0..nc_cat {
+                    cat[[row, j]] = self.customers.categorical[[u, j]];
+                }
+                for j in 0..self.funds.categorical.ncols() {
+                    cat[[row, nc_cat + j]] = self.funds.categorical[[f, j]];
+                }
+                for j in 0..nc_num {
+                    num[[row, j]] = self.customers.numeric[[u, j]];
+                }
+                for j in 0..self.funds.numeric.ncols() {
+                    num[[row, nc_num + j]] = self.funds.numeric[[f, j]];
+                }
+                let c = rng.random::<f64>() < f64::from(self.p_convert[[u, f]]);
+                converted[row] = c;
+                if c {
+                    let z: f64 = rng.sample(StandardNormal);
+                    let log_r = f64::from(self.mu[[u, f]]) + f64::from(self.sigma[u]) * z;
+                    revenue[row] = log_r.exp().max(1e-3) as f32;
+                }
+                truth[row] = self.expected.as_slice()[u * nf + f];
+                row += 1;
+            }
+        }
+        Dataset::new(self.schema.clone(), cat, num, converted, revenue)?.with_true_expected(truth)
+    }
+
+    /// The feature schema (customer columns first, then fund columns).
+    pub fn schema(&self) -> &FeatureSchema {
+        &self.schema
+    }
+
+    /// Customer features (customer-side columns of the schema).
+    pub fn customers(&self) -> &FeatureTable {
+        &self.customers
+    }
+
+    /// Fund features (fund-side columns of the schema).
+    pub fn funds(&self) -> &FeatureTable {
+        &self.funds
+    }
+
+    /// True conversion probabilities, customers × funds.
+    pub fn p_convert(&self) -> &Array2<f32> {
+        &self.p_convert
+    }
+
+    /// True log-normal location μ, customers × funds.
+    pub fn mu(&self) -> &Array2<f32> {
+        &self.mu
+    }
+
+    /// True log-normal scale σ of each customer.
+    pub fn sigma(&self) -> &Array1<f32> {
+        &self.sigma
+    }
+
+    /// True expected revenue `E = P·exp(μ + σ²/2)`, customers × funds.
+    pub fn expected(&self) -> &RevenueMatrix<f32> {
+        &self.expected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(seed: u64) -> SyntheticCampaign {
+        SyntheticCampaign::generate(&SyntheticParams {
+            n_customers: 300,
+            n_funds: 8,
+            seed,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn deterministic_per_seed() {
+        let (a, b, c) = (small(1), small(1), small(2));
+        assert_eq!(a.expected(), b.expected());
+        assert_eq!(a.customers(), b.customers());
+        assert_ne!(a.expected(), c.expected());
+        let (x, y) = (a.expose(3, 1.0, 9).unwrap(), a.expose(3, 1.0, 9).unwrap());
+        assert_eq!(x.revenue(), y.revenue());
+        assert_eq!(x.categorical(), y.categorical());
+        assert_ne!(a.expose(3, 1.0, 10).unwrap().revenue(), x.revenue());
+    }
+
+    #[test]
+    fn exposure_is_consistent_with_the_truth() {
+        let w = small(3);
+        let d = w.expose(4, 1.0, 5).unwrap();
+        assert_eq!(d.len(), 300 * 4);
+        // Expected revenue matches the formula for every pair.
+        for u in 0..300 {
+            for f in 0..8 {
+                let s = f64::from(w.sigma()[u]);
+                let e = f64::from(w.p_convert()[[u, f]])
+                    * (f64::from(w.mu()[[u, f]]) + s * s / 2.0).exp();
+                let got = f64::from(w.expected().get(u, f).unwrap());
+                assert!((got - e).abs() <= 1e-4 * e.max(1.0));
+            }
+        }
+        // Each customer sees distinct funds.
+        for u in 0..300 {
+            let mut ids: Vec<u32> = (0..4).map(|k| d.categorical()[[u * 4 + k, 3]]).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 4);
+        }
+        let rate = d.conversion_rate();
+        assert!(rate > 0.03 && rate < 0.6, "conversion rate {rate}");
+    }
+
+    #[test]
+    fn selection_bias_raises_the_exposed_conversion_rate() {
+        let w = SyntheticCampaign::generate(&SyntheticParams {
+            n_customers: 3000,
+            n_funds: 8,
+            seed: 4,
+        })
+        .unwrap();
+        let mean_p = |d: &Dataset| d.true_expected().unwrap().len();
+        let biased = w.expose(2, 2.0, 1).unwrap();
+        let uniform = w.expose(2, 0.0, 1).unwrap();
+        assert_eq!(mean_p(&biased), mean_p(&uniform));
+        assert!(biased.conversion_rate() > uniform.conversion_rate() + 0.02);
+    }
+
+    #[test]
+    fn rejects_bad_params() {
+        let w = small(0);
+        assert!(w.expose(0, 1.0, 0).is_err());
+        assert!(w.expose(9, 1.0, 0).is_err());
+        assert!(w.expose(1, f64::NAN, 0).is_err());
+        let p = SyntheticParams {
+            n_customers: 0,
+            ..SyntheticParams::default()
+        };
+        assert!(SyntheticCampaign::generate(&p).is_err());
+    }
+}

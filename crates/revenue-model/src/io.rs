@@ -1,0 +1,318 @@
+//! Saving and loading trained models in a small, versioned, checksummed binary format.
+//!
+//! Layout (little-endian): magic `FUNDREV\0`, format version `u32`, payload length `u64`,
+//! payload, FNV-1a-64 checksum of the payload `u64`. The payload holds the model kind, the
+//! feature schema, the network sizes, ε, the preprocessing (numeric means/stds, revenue scale)
+//! and every float parameter (rank, dims, values) in the network's traversal order.
+//! Reading checks magic, version, length, checksum, every count and every tensor shape, so a
+//! truncated, corrupted or foreign file gives a typed error instead of a panic.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use crate::encode::Encoder;
+use crate::model::{ModelKind, Net, NetDims};
+use crate::{FeatureSchema, Result, RevenueModel, RevenueModelError, Side, params_io};
+
+const MAGIC: &[u8; 8] = b"FUNDREV\0";
+/// Format version written by this crate.
+pub const FORMAT_VERSION: u32 = 1;
+
+impl RevenueModel {
+    /// The model as bytes (see the module docs for the layout).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Vec::new();
+        w.push(self.kind.code());
+        put_u32(&mut w, self.schema.embedding_dim() as u32);
+        put_u32(&mut w, self.schema.categorical().len() as u32);
+        for c in self.schema.categorical() {
+            put_str(&mut w, &c.name);
+            put_u32(&mut w, c.cardinality);
+            w.push(side_code(c.side));
+        }
+        put_u32(&mut w, self.schema.numeric().len() as u32);
+        for n in self.schema.numeric() {
+            put_str(&mut w, &n.name);
+            w.push(side_code(n.side));
+            w.push(u8::from(n.log1p));
+        }
+        put_u32(&mut w, self.dims.hidden.len() as u32);
+        for &h in &self.dims.hidden {
+            put_u32(&mut w, h as u32);
+        }
+        put_u32(&mut w, self.dims.n_experts as u32);
+        w.extend_from_slice(&self.dims.dropout.to_le_bytes());
+        w.extend_from_slice(&self.log_eps.to_le_bytes());
+        w.extend_from_slice(&self.encoder.revenue_scale.to_le_bytes());
+        for (&m, &s) in self.encoder.mean.iter().zip(&self.encoder.std) {
+            w.extend_from_slice(&m.to_le_bytes());
+            w.extend_from_slice(&s.to_le_bytes());
+        }
+        let tensors = params_io::collect(&self.net);
+        put_u32(&mut w, tensors.len() as u32);
+        for (shape, values) in tensors {
+            put_u32(&mut w, shape.len() as u32);
+            for d in shape {
+                w.extend_from_slice(&(d as u64).to_le_bytes());
+            }
+            for v in values {
+                w.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let mut out = Vec::with_capacity(w.len() + 28);
+        out.extend_from_slice(MAGIC);
+        put_u32(&mut out, FORMAT_VERSION);
+        out.extend_from_slice(&(w.len() as u64).to_le_bytes());
+        let sum = fnv1a(&w);
+        out.extend_from_slice(&w);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// Reads a model from bytes written by [`to_bytes`](Self::to_bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(8)? != MAGIC {
+            return Err(corrupt("not a fundalloc revenue model (bad magic)"));
+        }
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(RevenueModelError::VersionMismatch {
+                expected: FORMAT_VERSION,
+                found: version,
+            });
+        }
+        let len = usize::try_from(r.u64()?).map_err(|_| corrupt("payload length overflows"))?;
+        let payload = r.take(len)?;
+        let sum = r.u64()?;
+        if r.pos != bytes.len() {
+            return Err(corrupt("trailing bytes after the checksum"));
+        }
+        if fnv1a(payload) != sum {
+            return Err(corrupt("checksum mismatch"));
+        }
+        parse_payload(payload)
+    }
+
+    /// Writes the model to `path`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_bytes()).map_err(|source| RevenueModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a model from `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| RevenueModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Reads a model and checks it was trained on `schema` (names, cardinalities, sides,
+    /// transforms and embedding size).
+    pub fn load_expecting(path: impl AsRef<Path>, schema: &FeatureSchema) -> Result<Self> {
+        let model = Self::load(path)?;
+        if model.schema() != schema {
+            return Err(RevenueModelError::SchemaMismatch {
+                reason: format!("file has {:?}, expected {:?}", model.schema(), schema),
+            });
+        }
+        Ok(model)
+    }
+}
+
+fn parse_payload(payload: &[u8]) -> Result<RevenueModel> {
+    let mut r = Reader {
+        bytes: payload,
+        pos: 0,
+    };
+    let kind = ModelKind::from_code(r.u8()?).ok_or_else(|| corrupt("unknown model kind"))?;
+    let mut b = FeatureSchema::builder().embedding_dim(r.count()?);
+    for _ in 0..r.count()? {
+        let name = r.string()?;
+        let card = r.u32()?;
+        b = b.categorical(name, card, r.side()?);
+    }
+    for _ in 0..r.count()? {
+        let name = r.string()?;
+        let side = r.side()?;
+        b = b.numeric(name, side, r.u8()? != 0);
+    }
+    let schema = b
+        .build()
+        .map_err(|e| corrupt(&format!("invalid schema: {e}")))?;
+    let mut hidden = Vec::new();
+    for _ in 0..r.count()? {
+        hidden.push(r.count()?);
+    }
+    let n_experts = r.count()?;
+    let dropout = r.f64()?;
+    let log_eps = r.f64()?;
+    if hidden.is_empty()
+        || hidden.contains(&0)
+        || n_experts == 0
+        || !(0.0..1.0).contains(&dropout)
+        || !log_eps.is_finite()
+    {
+        return Err(corrupt("invalid network sizes"));
+    }
+    let revenue_scale = r.f32()?;
+    let (mut mean, mut std) = (Vec::new(), Vec::new());
+    for _ in 0..schema.numeric().len() {
+        mean.push(r.f32()?);
+        std.push(r.f32()?);
+    }
+    if !(revenue_scale.is_finite() && revenue_scale > 0.0)
+        || std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+    {
+        return Err(corrupt("invalid preprocessing constants"));
+    }
+    let n_tensors = r.count()?;
+    let mut tensors = Vec::new();
+    for _ in 0..n_tensors {
+        let rank = r.count()?;
+        let mut shape = Vec::new();
+        for _ in 0..rank {
+            shape.push(usize::try_from(r.u64()?).map_err(|_| corrupt("tensor dim overflows"))?);
+        }
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| corrupt("tensor size overflows"))?;
+        if n > r.remaining() / 4 {
+            return Err(corrupt("tensor larger than the file"));
+        }
+        let values = (0..n).map(|_| r.f32()).collect::<Result<Vec<_>>>()?;
+        tensors.push((shape, values));
+    }
+    if r.remaining() != 0 {
+        return Err(corrupt("unread bytes in the payload"));
+    }
+    let mut encoder = Encoder {
+        offsets: Vec::new(),
+        log1p: schema.numeric().iter().map(|n| n.log1p).collect(),
+        mean,
+        std,
+        revenue_scale,
+    };
+    let mut next = 0i64;
+    for c in schema.categorical() {
+        encoder.offsets.push(next);
+        next += i64::from(c.cardinality);
+    }
+    let dims = NetDims {
+        total_cardinality: schema.total_cardinality(),
+        n_categorical: schema.categorical().len(),
+        embedding_dim: schema.embedding_dim(),
+        input: schema.input_dim(),
+        hidden,
+        n_experts,
+        dropout,
+    };
+    let net = Net::new(kind, &dims, &Device::flex());
+    let (net, error) = params_io::load(net, tensors);
+    if let Some(e) = error {
+        return Err(corrupt(&e));
+    }
+    Ok(RevenueModel {
+        kind,
+        schema,
+        dims,
+        log_eps,
+        encoder,
+        net: burn::module::Module::valid(&net),
+    })
+}
+
+fn corrupt(reason: &str) -> RevenueModelError {
+    RevenueModelError::CorruptModel {
+        reason: reason.to_string(),
+    }
+}
+
+fn side_code(s: Side) -> u8 {
+    match s {
+        Side::Customer => 0,
+        Side::Fund => 1,
+    }
+}
+
+fn put_u32(w: &mut Vec<u8>, v: u32) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(w: &mut Vec<u8>, s: &str) {
+    put_u32(w, s.len() as u32);
+    w.extend_from_slice(s.as_bytes());
+}
+
+/// FNV-1a, 64-bit: detects accidental corruption (not an integrity guarantee against tampering).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(corrupt("file is truncated"));
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn f32(&mut self) -> Result<f32> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+    fn f64(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.array()?))
+    }
+    /// A `u32` count, bounded by the bytes left so a corrupt count cannot allocate wildly.
+    fn count(&mut self) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n > self.remaining().max(1 << 16) {
+            return Err(corrupt("count larger than the file"));
+        }
+        Ok(n)
+    }
+    fn string(&mut self) -> Result<String> {
+        let n = self.count()?;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| corrupt("name is not UTF-8"))
+    }
+    fn side(&mut self) -> Result<Side> {
+        match self.u8()? {
+            0 => Ok(Side::Customer),
+            1 => Ok(Side::Fund),
+            _ => Err(corrupt("unknown feature side")),
+        }
+    }
+}
