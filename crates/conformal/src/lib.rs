@@ -1,2 +1,24 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+
+mod error;
+mod quantile;
+mod score;
+mod split;
+
+pub use error::{ConformalError, Result};
+pub use fundalloc_core_types::Real;
+pub use quantile::{RankOverflow, conformal_quantile, conformal_rank};
+pub use score::{Score, absolute_residuals, normalized_residuals};
+pub use split::{
+    HorizonCoverage, PositionalConformal, PredictionIntervals, SplitConformal,
+    SplitConformalParams, SplitConformalValidParams,
+};
+
+/// The types most programs need: `use fundalloc_conformal::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ConformalError, HorizonCoverage, PositionalConformal, PredictionIntervals, RankOverflow,
+        Score, SplitConformal, SplitConformalParams, SplitConformalValidParams,
+    };
+}
