@@ -24,6 +24,8 @@ mod solve;
 mod ssp;
 
 #[cfg(test)]
+mod solver_tests;
+#[cfg(test)]
 mod tests;
 
 use std::time::Instant;
