@@ -136,6 +136,12 @@ pub enum CbrError {
         /// What is wrong.
         reason: String,
     },
+    /// A malformed message from the server (client side) or a server set-up problem.
+    #[error("protocol error: {reason}")]
+    Protocol {
+        /// What is wrong.
+        reason: String,
+    },
     /// An I/O error.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

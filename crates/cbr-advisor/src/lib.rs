@@ -3,16 +3,16 @@
 
 pub mod assignment;
 mod casebase;
-//pub mod client;
+pub mod client;
 pub mod cluster;
 pub mod distance;
 mod error;
 pub mod generate;
 mod product;
-//pub mod protocol;
+pub mod protocol;
 mod retrieval;
 mod schema;
-//pub mod server;
+pub mod server;
 
 pub use casebase::{
     CaseBase, CaseBaseData, CustomerRecord, Holding, PortfolioRecord, PortfolioView, Target, Value,
@@ -24,6 +24,9 @@ pub use schema::{FeatureKind, FeatureSpec, Schema, SchemaSpec};
 
 /// The types most programs need: `use fundalloc_cbr_advisor::prelude::*;`.
 pub mod prelude {
+    pub use crate::client::Client;
+    pub use crate::protocol::{Answer, ErrorAnswer, ErrorCode, Request, Response};
+    pub use crate::server::{Server, ServerConfig, ServerHandle};
     pub use crate::{
         AssetStats, CaseBase, Catalogue, CbrError, CustomerRecord, Order, Product, QueryParams,
         Recommendation, Schema, Target,
