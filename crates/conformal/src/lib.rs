@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod aci;
 mod error;
 mod quantile;
 mod score;
 mod split;
 
+pub use aci::{
+    AciParams, AciValidParams, AdaptiveConformal, PositionalAdaptiveConformal, ScoreMemory,
+};
 pub use error::{ConformalError, Result};
 pub use fundalloc_core_types::Real;
 pub use quantile::{RankOverflow, conformal_quantile, conformal_rank};
@@ -18,7 +22,8 @@ pub use split::{
 /// The types most programs need: `use fundalloc_conformal::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ConformalError, HorizonCoverage, PositionalConformal, PredictionIntervals, RankOverflow,
-        Score, SplitConformal, SplitConformalParams, SplitConformalValidParams,
+        AciParams, AdaptiveConformal, ConformalError, HorizonCoverage, PositionalAdaptiveConformal,
+        PositionalConformal, PredictionIntervals, RankOverflow, Score, ScoreMemory, SplitConformal,
+        SplitConformalParams, SplitConformalValidParams,
     };
 }
