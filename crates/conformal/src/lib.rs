@@ -3,6 +3,7 @@
 
 mod aci;
 mod error;
+mod eval;
 mod quantile;
 mod score;
 mod split;
@@ -11,6 +12,10 @@ pub use aci::{
     AciParams, AciValidParams, AdaptiveConformal, PositionalAdaptiveConformal, ScoreMemory,
 };
 pub use error::{ConformalError, Result};
+pub use eval::{
+    IntervalEvaluation, PositionEvaluation, evaluate, evaluate_intervals,
+    evaluate_position_intervals, evaluate_positions,
+};
 pub use fundalloc_core_types::Real;
 pub use quantile::{RankOverflow, conformal_quantile, conformal_rank};
 pub use score::{Score, absolute_residuals, normalized_residuals};
