@@ -215,7 +215,7 @@ mod tests {
         let e = evaluate_positions(l.view(), u.view(), y.view()).unwrap();
         let by_col =
             fundalloc_metrics::interval_coverage_by_column(y.view(), l.view(), u.view()).unwrap();
-        for h in 0..3 {
+        for (h, &col_coverage) in by_col.iter().enumerate() {
             let m = fundalloc_metrics::interval_summary(
                 &y.column(h).to_vec(),
                 &l.column(h).to_vec(),
@@ -223,7 +223,7 @@ mod tests {
             )
             .unwrap();
             assert!((e.positions[h].coverage - m.coverage).abs() < 1e-15);
-            assert!((e.positions[h].coverage - by_col[h]).abs() < 1e-15);
+            assert!((e.positions[h].coverage - col_coverage).abs() < 1e-15);
             assert!((e.positions[h].mean_width - m.mean_width).abs() < 1e-12);
             assert_eq!(e.positions[h].n_infinite, 0);
         }

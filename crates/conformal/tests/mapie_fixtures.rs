@@ -11,6 +11,8 @@
 //!    order statistic needs (⌈20 · 0.95⌉ = 19 ≤ n): there we return the largest score, which is
 //!    what MAPIE's own quantile routine returns for those scores.
 
+#![allow(clippy::unwrap_used)] // a test: a malformed fixture should panic loudly
+
 use fundalloc_conformal::{ConformalError, SplitConformalParams};
 use ndarray::{Array1, Array2};
 use serde_json::Value;
