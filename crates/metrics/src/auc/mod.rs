@@ -117,7 +117,8 @@ pub fn mann_whitney<T: Real>(labels: &[bool], scores: &[T]) -> Result<MannWhitne
     })
 }
 
-/// `2U` over validated input, with each class cut into chunks of about `n / parts` keys.
+/// `2U` over validated input, with each class cut into about `parts · n_class / n` chunks (at
+/// least one), so the chunks are of similar size and a small class is not split needlessly.
 fn twice_u_statistic<T: Real>(
     labels: &[bool],
     scores: &[T],
@@ -125,38 +126,83 @@ fn twice_u_statistic<T: Real>(
     n_negative: usize,
     parts: usize,
 ) -> u128 {
-    let chunk = scores.len().div_ceil(parts).max(1);
-    let collect = |class: bool, count: usize| -> Vec<u64> {
-        let mut keys = Vec::with_capacity(count);
-        keys.extend(
-            labels
-                .iter()
-                .zip(scores)
-                .filter(|&(&y, _)| y == class)
-                .map(|(_, s)| radix::order_key(s.to_f64_lossless())),
-        );
-        keys
+    let n = scores.len();
+    let chunk_len = |count: usize| {
+        let chunks = ((count * parts + n / 2) / n).max(1);
+        count.div_ceil(chunks).max(1)
     };
-    let (mut positives, mut negatives) = if parts == 1 {
-        (collect(true, n_positive), collect(false, n_negative))
-    } else {
-        rayon::join(|| collect(true, n_positive), || collect(false, n_negative))
-    };
+    let (pos_chunk, neg_chunk) = (chunk_len(n_positive), chunk_len(n_negative));
+    let (mut positives, mut negatives) = split_keys(labels, scores, n_positive, n_negative, parts);
     if parts == 1 {
         radix::radix_sort(&mut positives);
         radix::radix_sort(&mut negatives);
     } else {
-        let sort = |keys: &mut [u64]| keys.par_chunks_mut(chunk).for_each(radix::radix_sort);
-        rayon::join(|| sort(&mut positives), || sort(&mut negatives));
+        let sort = |keys: &mut [u64], chunk| keys.par_chunks_mut(chunk).for_each(radix::radix_sort);
+        rayon::join(
+            || sort(&mut positives, pos_chunk),
+            || sort(&mut negatives, neg_chunk),
+        );
     }
     let pairs: Vec<(&[u64], &[u64])> = positives
-        .chunks(chunk)
-        .flat_map(|p| negatives.chunks(chunk).map(move |q| (p, q)))
+        .chunks(pos_chunk)
+        .flat_map(|p| negatives.chunks(neg_chunk).map(move |q| (p, q)))
         .collect();
     if parts == 1 {
         pairs.iter().map(|&(p, q)| count_pairs(p, q)).sum()
     } else {
         pairs.par_iter().map(|&(p, q)| count_pairs(p, q)).sum()
+    }
+}
+
+/// The order keys of the positives and of the negatives, each in input order.
+///
+/// The input is cut into `parts` blocks; each block's positives and negatives go to their own
+/// disjoint slices of the two outputs (found from per-block label counts), so blocks fill in
+/// parallel without sharing anything.
+fn split_keys<T: Real>(
+    labels: &[bool],
+    scores: &[T],
+    n_positive: usize,
+    n_negative: usize,
+    parts: usize,
+) -> (Vec<u64>, Vec<u64>) {
+    let mut positives = vec![0u64; n_positive];
+    let mut negatives = vec![0u64; n_negative];
+    let block = scores.len().div_ceil(parts).max(1);
+    let mut jobs = Vec::with_capacity(parts);
+    let (mut pos_rest, mut neg_rest) = (positives.as_mut_slice(), negatives.as_mut_slice());
+    for (labels, scores) in labels.chunks(block).zip(scores.chunks(block)) {
+        let p = labels.iter().filter(|&&y| y).count();
+        let (pos, pr) = std::mem::take(&mut pos_rest).split_at_mut(p);
+        let (neg, nr) = std::mem::take(&mut neg_rest).split_at_mut(labels.len() - p);
+        (pos_rest, neg_rest) = (pr, nr);
+        jobs.push((labels, scores, pos, neg));
+    }
+    if parts == 1 {
+        jobs.into_iter()
+            .for_each(|(l, s, p, n)| fill_keys(l, s, p, n));
+    } else {
+        jobs.into_par_iter()
+            .for_each(|(l, s, p, n)| fill_keys(l, s, p, n));
+    }
+    (positives, negatives)
+}
+
+/// Writes each key to both outputs and advances only the cursor of its class: no branch on
+/// the (unpredictable) label, and a slot written for the wrong class is overwritten by the
+/// next key of that class. `pos.len()` and `neg.len()` are the block's class counts.
+fn fill_keys<T: Real>(labels: &[bool], scores: &[T], pos: &mut [u64], neg: &mut [u64]) {
+    let (mut i, mut j) = (0, 0);
+    for (&y, s) in labels.iter().zip(scores) {
+        let key = radix::order_key(s.to_f64_lossless());
+        if let Some(slot) = pos.get_mut(i) {
+            *slot = key;
+        }
+        if let Some(slot) = neg.get_mut(j) {
+            *slot = key;
+        }
+        i += usize::from(y);
+        j += usize::from(!y);
     }
 }
 
@@ -167,6 +213,11 @@ fn count_pairs(pos: &[u64], neg: &[u64]) -> u128 {
     let mut below = 0; // negatives strictly below the current positive value
     let mut i = 0;
     while i < pos.len() {
+        if below == neg.len() {
+            // Every remaining positive is above all negatives.
+            total += (pos.len() - i) as u128 * 2 * neg.len() as u128;
+            break;
+        }
         let value = pos[i];
         let run_end = i + pos[i..].iter().take_while(|&&p| p == value).count();
         below += neg[below..].iter().take_while(|&&q| q < value).count();

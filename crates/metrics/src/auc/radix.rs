@@ -12,11 +12,9 @@
 #[inline]
 pub(crate) fn order_key(x: f64) -> u64 {
     let bits = (x + 0.0).to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    // All ones for a negative value, only the sign bit otherwise (branch-free).
+    let flip = (((bits as i64) >> 63) as u64) | (1 << 63);
+    bits ^ flip
 }
 
 const DIGIT_BITS: usize = 11;
