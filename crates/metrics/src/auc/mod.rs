@@ -13,13 +13,15 @@
 //!
 //! # Algorithm
 //! 1. Scores are mapped to order-preserving `u64` keys ([`radix::order_key`]; `-0.0` and
-//!    `+0.0` share a key, so they tie as floats do).
-//! 2. Positive and negative keys are split into a few chunks (one per worker thread, at most
-//!    [`MAX_PARTS`]) and each chunk is radix sorted, in parallel with rayon.
+//!    `+0.0` share a key, so they tie as floats do) and split by class in one branch-free pass
+//!    (blocks of the input in parallel, each writing to its own slices of the outputs).
+//! 2. Each class is cut into chunks of similar size (about one per worker thread in all, at
+//!    most [`MAX_PARTS`] parts) and each chunk is LSD radix sorted, in parallel with rayon.
 //! 3. Pair counts are additive over chunks, so `2U = Σ_{a,b} count(P_a, N_b)`, each term one
 //!    linear merge of a sorted positive chunk with a sorted negative chunk.
 //!
-//! Time `O(n)` (radix sort) plus `O(parts · n)` for the merges; memory about `2 · 8n` bytes.
+//! Time `O(n)` (radix sort) plus `O(parts · n)` for the merges; extra memory about `3 · 8n`
+//! bytes (keys and the radix sort's scratch buffer).
 
 pub(crate) mod radix;
 
