@@ -145,8 +145,12 @@ fn twice_u_statistic<T: Real>(
             || sort(&mut negatives, neg_chunk),
         );
     }
+    // Each positive's count is independent of the others, so sorted positive chunks may be cut
+    // further (into `parts` slices) to spread the merges over the threads too.
+    let slice = pos_chunk.div_ceil(parts).max(1);
     let pairs: Vec<(&[u64], &[u64])> = positives
         .chunks(pos_chunk)
+        .flat_map(|p| p.chunks(slice))
         .flat_map(|p| negatives.chunks(neg_chunk).map(move |q| (p, q)))
         .collect();
     if parts == 1 {
@@ -209,10 +213,14 @@ fn fill_keys<T: Real>(labels: &[bool], scores: &[T], pos: &mut [u64], neg: &mut 
 }
 
 /// `Σ_{p ∈ pos} (2·#{q ∈ neg : q < p} + #{q ∈ neg : q = p})` for two ascending key slices, in
-/// one merge pass; runs of equal positives are counted at once.
+/// one merge pass (started by a binary search, as `pos` may be a slice from the middle of the
+/// class); runs of equal positives are counted at once.
 fn count_pairs(pos: &[u64], neg: &[u64]) -> u128 {
     let mut total: u128 = 0;
-    let mut below = 0; // negatives strictly below the current positive value
+    // Negatives strictly below the current positive value.
+    let mut below = pos
+        .first()
+        .map_or(0, |&first| neg.partition_point(|&q| q < first));
     let mut i = 0;
     while i < pos.len() {
         if below == neg.len() {
