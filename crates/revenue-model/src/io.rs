@@ -12,7 +12,8 @@ use std::path::Path;
 use burn::tensor::Device;
 
 use crate::encode::Encoder;
-use crate::model::{ModelKind, Net, NetDims};
+use crate::model::{Counterfactual, ModelKind, Net, NetDims};
+use crate::nn::loss::CounterfactualTerm;
 use crate::{FeatureSchema, Result, RevenueModel, RevenueModelError, Side, params_io};
 
 const MAGIC: &[u8; 8] = b"FUNDREV\0";
@@ -43,7 +44,11 @@ impl RevenueModel {
         }
         put_u32(&mut w, self.dims.n_experts as u32);
         w.extend_from_slice(&self.dims.dropout.to_le_bytes());
-        w.extend_from_slice(&self.log_eps.to_le_bytes());
+        w.extend_from_slice(&self.cf.log_eps.to_le_bytes());
+        w.push(match self.cf.term {
+            CounterfactualTerm::Probability => 0,
+            CounterfactualTerm::Density => 1,
+        });
         w.extend_from_slice(&self.encoder.revenue_scale.to_le_bytes());
         for (&m, &s) in self.encoder.mean.iter().zip(&self.encoder.std) {
             w.extend_from_slice(&m.to_le_bytes());
@@ -154,6 +159,11 @@ fn parse_payload(payload: &[u8]) -> Result<RevenueModel> {
     let n_experts = r.count()?;
     let dropout = r.f64()?;
     let log_eps = r.f64()?;
+    let term = match r.u8()? {
+        0 => CounterfactualTerm::Probability,
+        1 => CounterfactualTerm::Density,
+        _ => return Err(corrupt("unknown counterfactual term")),
+    };
     if hidden.is_empty()
         || hidden.contains(&0)
         || n_experts == 0
@@ -224,7 +234,7 @@ fn parse_payload(payload: &[u8]) -> Result<RevenueModel> {
         kind,
         schema,
         dims,
-        log_eps,
+        cf: Counterfactual { log_eps, term },
         encoder,
         net: burn::module::Module::valid(&net),
     })

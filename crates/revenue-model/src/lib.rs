@@ -22,6 +22,7 @@ pub use data::synthetic::{SyntheticCampaign, SyntheticParams};
 pub use error::{Result, RevenueModelError};
 pub use io::FORMAT_VERSION;
 pub use model::ModelKind;
+pub use nn::loss::CounterfactualTerm;
 pub use params::{TrainParams, ValidTrainParams};
 pub use revenue_model::{Predictions, RevenueModel};
 pub use train::{EpochReport, NoObserver, TrainObserver, TrainReport, fit};

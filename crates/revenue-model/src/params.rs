@@ -1,6 +1,6 @@
 //! Training hyper-parameters: a builder checked once before use (linfa's params pattern).
 
-use crate::{Result, RevenueModelError};
+use crate::{CounterfactualTerm, Result, RevenueModelError};
 
 /// Hyper-parameters of [`fit`](crate::fit). Build with [`TrainParams::default`] and the
 /// `with_*` methods, then [`check`](TrainParams::check) them.
@@ -29,6 +29,9 @@ pub struct TrainParams {
     /// Counterfactual revenue ε of a row that did not convert (Eq. 5), as a fraction of the
     /// revenue scale `s` (mean revenue of converted training rows); default 0.01.
     pub epsilon: f64,
+    /// How Ours scores the counterfactual revenue ε of a row that did not convert (default:
+    /// the probability `Φ((ln ε − μ)/σ)`; the paper's literal density is the alternative).
+    pub counterfactual: CounterfactualTerm,
     /// Seed of initialisation, shuffling, the validation split and dropout.
     pub seed: u64,
 }
@@ -45,6 +48,7 @@ impl Default for TrainParams {
             patience: 3,
             validation_fraction: 0.1,
             epsilon: 0.01,
+            counterfactual: CounterfactualTerm::Probability,
             seed: 0,
         }
     }
@@ -89,6 +93,11 @@ impl TrainParams {
     /// Sets the relative counterfactual revenue ε.
     pub fn with_epsilon(mut self, eps: f64) -> Self {
         self.epsilon = eps;
+        self
+    }
+    /// Sets how Ours scores the counterfactual revenue.
+    pub fn with_counterfactual(mut self, term: CounterfactualTerm) -> Self {
+        self.counterfactual = term;
         self
     }
     /// Sets the number of MMoE experts.

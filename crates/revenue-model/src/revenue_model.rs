@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use fundalloc_core_types::RevenueMatrix;
 
 use crate::encode::Encoder;
-use crate::model::{Heads, ModelKind, Net, NetDims};
+use crate::model::{Counterfactual, Heads, ModelKind, Net, NetDims};
 use crate::train::{missing_head, read_scalar};
 use crate::{Dataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
 
@@ -38,7 +38,7 @@ pub struct RevenueModel {
     pub(crate) kind: ModelKind,
     pub(crate) schema: FeatureSchema,
     pub(crate) dims: NetDims,
-    pub(crate) log_eps: f64,
+    pub(crate) cf: Counterfactual,
     pub(crate) encoder: Encoder,
     /// Validation-mode network on the plain Flex device.
     pub(crate) net: Net,
@@ -95,7 +95,7 @@ impl RevenueModel {
             let heads = self.net.heads(&inputs);
             let loss = self
                 .net
-                .loss(&heads, &labels, self.log_eps)
+                .loss(&heads, &labels, self.cf)
                 .ok_or_else(|| missing_head(self.kind))?;
             total += f64::from(read_scalar(loss)?) * chunk.len() as f64;
         }

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 use crate::encode::Encoder;
-use crate::model::{ModelKind, Net, NetDims};
+use crate::model::{Counterfactual, ModelKind, Net, NetDims};
 use crate::{Dataset, Result, RevenueModel, RevenueModelError, ValidTrainParams, params_io};
 
 /// Progress of one epoch, handed to a [`TrainObserver`].
@@ -101,7 +101,10 @@ pub fn fit(
         n_experts: params.n_experts,
         dropout: params.dropout,
     };
-    let log_eps = params.epsilon.ln();
+    let cf = Counterfactual {
+        log_eps: params.epsilon.ln(),
+        term: params.counterfactual,
+    };
     let device = Device::flex().autodiff();
     device.seed(params.seed);
     let mut net = params_io::init_seeded(Net::new(kind, &dims, &device), params.seed);
@@ -114,7 +117,7 @@ pub fn fit(
         kind,
         schema,
         dims,
-        log_eps,
+        cf,
         encoder,
         net: net.valid(),
     };
@@ -136,7 +139,7 @@ pub fn fit(
                 .labels(train, rows, params.epsilon as f32, &device);
             let heads = net.heads(&inputs);
             let loss = net
-                .loss(&heads, &labels, log_eps)
+                .loss(&heads, &labels, cf)
                 .ok_or_else(|| missing_head(kind))?;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             net = optimizer.step(params.learning_rate, net, grads);

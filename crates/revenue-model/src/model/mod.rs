@@ -12,6 +12,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::nn::blocks::{Embedder, Inputs, Labels};
+use crate::nn::loss::CounterfactualTerm;
 use ours::TwoTower;
 use shared_bottom::{Mmoe, SharedBottom};
 use single::SingleTower;
@@ -42,6 +43,13 @@ impl NetDims {
     pub(crate) fn last_hidden(&self) -> usize {
         self.hidden.last().copied().unwrap_or(self.input)
     }
+}
+
+/// The counterfactual part of Ours' loss: `ln ε` and how ε is scored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Counterfactual {
+    pub(crate) log_eps: f64,
+    pub(crate) term: CounterfactualTerm,
 }
 
 /// Raw outputs of a network, in model units (revenue ÷ the training revenue scale).
@@ -101,9 +109,14 @@ impl Net {
 
     /// The training loss of a batch (a 1-element tensor). `None` only if the heads do not
     /// match the network (a bug, reported as an error by the caller).
-    pub(crate) fn loss(&self, heads: &Heads, labels: &Labels, log_eps: f64) -> Option<Tensor<1>> {
+    pub(crate) fn loss(
+        &self,
+        heads: &Heads,
+        labels: &Labels,
+        cf: Counterfactual,
+    ) -> Option<Tensor<1>> {
         match self {
-            Net::Ours(_) => ours::loss(heads, labels, log_eps),
+            Net::Ours(_) => ours::loss(heads, labels, cf),
             Net::DnnC(_) => single::dnn_c_loss(heads, labels),
             Net::DnnR(_) => single::dnn_r_loss(heads, labels),
             Net::SharedBottom(_) | Net::Mmoe(_) => shared_bottom::loss(heads, labels),

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::nn::blocks::{Embedder, Inputs, Labels, Tower, column};
 use crate::nn::loss::{entire_space_nll, sigma_from_raw};
 
-use super::{Heads, NetDims};
+use super::{Counterfactual, Heads, NetDims};
 
 /// Two towers over one shared embedder; `rev_out` outputs are model-specific
 /// (2 = μ and raw σ for Ours, 1 = R̂ for MTL-MSE and ESMM).
@@ -46,12 +46,13 @@ pub(crate) fn heads(net: &TwoTower, inputs: &Inputs) -> Heads {
     }
 }
 
-pub(crate) fn loss(h: &Heads, labels: &Labels, log_eps: f64) -> Option<Tensor<1>> {
+pub(crate) fn loss(h: &Heads, labels: &Labels, cf: Counterfactual) -> Option<Tensor<1>> {
     Some(entire_space_nll(
         h.logit.clone()?,
         h.mu.clone()?,
         h.sigma.clone()?,
         labels,
-        log_eps,
+        cf.log_eps,
+        cf.term,
     ))
 }
