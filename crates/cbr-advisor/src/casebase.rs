@@ -332,6 +332,53 @@ impl CaseBase {
         })
     }
 
+    /// Writes the case base as two CSV files in the format [`CaseBase::from_csv`] reads:
+    /// customers (`id,<feature names…>`, empty cell = missing) and holdings
+    /// (`customer,portfolio,product,share`, shares as stored fractions).
+    pub fn to_csv(
+        &self,
+        customers: impl std::io::Write,
+        holdings: impl std::io::Write,
+    ) -> Result<()> {
+        let io = |e: csv::Error| CbrError::Parse {
+            path: "<csv>".into(),
+            reason: e.to_string(),
+        };
+        let mut c = csv::Writer::from_writer(customers);
+        let mut header = vec!["id".to_owned()];
+        header.extend(self.schema.features().iter().map(|f| f.name.clone()));
+        c.write_record(&header).map_err(io)?;
+        let mut h = csv::Writer::from_writer(holdings);
+        h.write_record(["customer", "portfolio", "product", "share"])
+            .map_err(io)?;
+        for i in 0..self.len() as u32 {
+            let rec = self.record(i);
+            let mut row = vec![rec.id.to_string()];
+            for f in self.schema.features() {
+                row.push(match rec.features.get(&f.name).and_then(Option::as_ref) {
+                    None => String::new(),
+                    Some(Value::Num(x)) => x.to_string(),
+                    Some(Value::Text(t)) => t.clone(),
+                });
+            }
+            c.write_record(&row).map_err(io)?;
+            for p in &rec.portfolios {
+                for x in &p.holdings {
+                    h.write_record([
+                        rec.id.as_str(),
+                        p.id.as_str(),
+                        x.product.as_str(),
+                        &x.share.to_string(),
+                    ])
+                    .map_err(io)?;
+                }
+            }
+        }
+        c.flush()?;
+        h.flush()?;
+        Ok(())
+    }
+
     /// The schema.
     pub fn schema(&self) -> &Schema {
         &self.schema
@@ -783,12 +830,13 @@ impl<'a> Kernel<'a> {
         for &(c, x, w, r) in &self.lin {
             let col = &self.cb.lin[c][start..end];
             if r > 0.0 {
-                let inv = 1.0 / r;
+                // Same arithmetic as `linear_raw` (divide, not multiply by 1/r): chunked and
+                // single-case distances must agree to the last bit.
                 for (o, &y) in out.iter_mut().zip(col) {
                     let d = if y.is_nan() {
                         1.0
                     } else {
-                        ((x - y).abs() * inv).min(1.0)
+                        ((x - y).abs() / r).min(1.0)
                     };
                     *o += w * d;
                 }

@@ -152,6 +152,23 @@ mod tests {
         let mut buf = Vec::new();
         a.to_json(&mut buf).unwrap();
         let c = CaseBase::from_json(buf.as_slice()).unwrap();
+        let (mut cu, mut ho, mut pr) = (Vec::new(), Vec::new(), Vec::new());
+        a.to_csv(&mut cu, &mut ho).unwrap();
+        a.catalogue().to_csv(&mut pr).unwrap();
+        let cat = Catalogue::from_csv(pr.as_slice()).unwrap();
+        assert_eq!(&cat, a.catalogue());
+        let d = CaseBase::from_csv(Schema::smartfasi(), cat, cu.as_slice(), ho.as_slice()).unwrap();
+        for (x, y) in d.to_data().customers.iter().zip(&a.to_data().customers) {
+            assert_eq!((&x.id, &x.features), (&y.id, &y.features));
+            assert_eq!(x.portfolios.len(), y.portfolios.len());
+            for (p, q) in x.portfolios.iter().zip(&y.portfolios) {
+                assert_eq!(p.holdings.len(), q.holdings.len());
+                for (h, g) in p.holdings.iter().zip(&q.holdings) {
+                    assert_eq!(h.product, g.product);
+                    assert!((h.share - g.share).abs() < 1e-12);
+                }
+            }
+        }
         assert_eq!(c.len(), 200);
         for i in [0u32, 17, 199] {
             for j in [3u32, 150] {

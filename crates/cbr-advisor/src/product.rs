@@ -134,6 +134,32 @@ impl Catalogue {
         Self::new(products)
     }
 
+    /// Writes the catalogue as CSV in the format [`Catalogue::from_csv`] reads.
+    pub fn to_csv(&self, writer: impl std::io::Write) -> Result<()> {
+        let io = |e: csv::Error| CbrError::Parse {
+            path: "<products csv>".into(),
+            reason: e.to_string(),
+        };
+        let mut w = csv::Writer::from_writer(writer);
+        w.write_record(["id", "risk_level", "issuer", "rate"])
+            .map_err(io)?;
+        for p in &self.products {
+            let issuer = match p.issuer {
+                Issuer::Corporate => "C",
+                Issuer::Government => "G",
+            };
+            let rate = match p.rate {
+                RateType::Fixed => "F",
+                RateType::Variable => "V",
+                RateType::FloatingCap => "C",
+            };
+            w.write_record([p.id.as_str(), &p.risk_level.get().to_string(), issuer, rate])
+                .map_err(io)?;
+        }
+        w.flush()?;
+        Ok(())
+    }
+
     /// The products in index order.
     pub fn products(&self) -> &[Product] {
         &self.products
