@@ -81,6 +81,25 @@ impl LevelSlack {
         }
     }
 
+    /// Whether a batch of assignments `(tolerance, fund risk, count)` is safe as a whole;
+    /// commits it if so. Slack only decreases, so a batch is safe in every order iff the
+    /// final slack is non-negative.
+    pub(crate) fn try_commit_many(&mut self, moves: &[(RiskLevel, RiskLevel, u64)]) -> bool {
+        let mut after = self.slack.clone();
+        for &(t, r, n) in moves {
+            let span = self.span(t, r);
+            for s in &mut after[span] {
+                *s -= n as i64;
+            }
+        }
+        if after.iter().all(|&s| s >= 0) {
+            self.slack = after;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether a batch of assignments to one fund of `fund_risk`, with `count_at[l]` customers of
     /// tolerance level `l`, is safe as a whole; commits it if so.
     pub(crate) fn try_commit_batch(&mut self, fund_risk: RiskLevel, count_at: &[u64]) -> bool {

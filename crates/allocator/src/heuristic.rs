@@ -199,6 +199,107 @@ impl<T: Real> State<'_, T> {
         exhausted
     }
 
+    /// The plain top-K open eligible funds of `u` (no guard), or `None` if it has fewer.
+    fn plain_picks(&self, u: usize, out: &mut Vec<usize>) -> bool {
+        out.clear();
+        for &f in self.order_of(u) {
+            if f == u32::MAX || out.len() == self.k {
+                break;
+            }
+            if self.caps[f as usize] > 0 {
+                out.push(f as usize);
+            }
+        }
+        out.len() == self.k
+    }
+
+    /// Serves, without sorting, every customer up to and including the one whose plain picks
+    /// exhaust the first fund, if the guard accepts the whole batch. In score order, fund f runs
+    /// out at the `cap_f`-th customer (by score) whose plain top-K contains f; the first fund to
+    /// run out is the one whose such customer ranks highest. Until then every open fund stays
+    /// open, so each customer's picks do not depend on the order: the batch equals sequential
+    /// service. Returns that last customer's entry (`None`: the guard refused; serve
+    /// sequentially instead).
+    fn serve_batch(&mut self, rest: &[(f64, u32)]) -> Option<(f64, u32)> {
+        let mut buckets: Vec<Vec<(f64, u32)>> = vec![Vec::new(); self.f_n];
+        let mut picks = Vec::with_capacity(self.k);
+        for &entry in rest {
+            if !self.plain_picks(entry.1 as usize, &mut picks) {
+                return None;
+            }
+            for &f in &picks {
+                buckets[f].push(entry);
+            }
+        }
+        let mut last: Option<(f64, u32)> = None;
+        for (f, bucket) in buckets.iter_mut().enumerate() {
+            let cap = self.caps[f] as usize;
+            if cap == 0 || bucket.len() < cap {
+                continue;
+            }
+            bucket.select_nth_unstable_by(cap - 1, by_score);
+            let x = bucket[cap - 1];
+            if last.is_none_or(|l| by_score(&x, &l) == Ordering::Less) {
+                last = Some(x);
+            }
+        }
+        drop(buckets);
+        // Everyone ranked up to `last` (everyone, if no fund runs out).
+        let served = |e: &(f64, u32)| last.is_none_or(|l| by_score(e, &l) != Ordering::Greater);
+        let risks = self.problem.fund_risk();
+        let tolerance = self.problem.tolerance();
+        let mut taken = vec![0u64; self.f_n];
+        let mut moves = vec![0u64; 256 * self.f_n];
+        let mut left_at = self.unserved_at.clone();
+        for e in rest.iter().filter(|e| served(e)) {
+            let u = e.1 as usize;
+            self.plain_picks(u, &mut picks);
+            for &f in &picks {
+                taken[f] += 1;
+                moves[usize::from(tolerance[u].get()) * self.f_n + f] += 1;
+            }
+            left_at[usize::from(tolerance[u].get())] -= 1;
+        }
+        let safe = if let Some(slack) = &mut self.slack {
+            let moves: Vec<(RiskLevel, RiskLevel, u64)> = moves
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, &n)| (RiskLevel::new((i / self.f_n) as u8), risks[i % self.f_n], n))
+                .collect();
+            slack.try_commit_many(&moves)
+        } else {
+            let caps: Vec<u64> = self.caps.iter().zip(&taken).map(|(c, t)| c - t).collect();
+            let others: Vec<Pending> = left_at
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(t, &n)| Pending {
+                    tolerance: RiskLevel::new(t as u8),
+                    need: self.k as u64,
+                    count: n,
+                    excluded: Vec::new(),
+                })
+                .collect();
+            residual_feasible(self.problem, &caps, &others)
+        };
+        if !safe {
+            return None;
+        }
+        for e in rest.iter().filter(|e| served(e)) {
+            let u = e.1 as usize;
+            self.plain_picks(u, &mut picks);
+            for (slot, &f) in picks.iter().enumerate() {
+                self.picks[u * self.k + slot] = f as u32;
+            }
+        }
+        for (c, t) in self.caps.iter_mut().zip(&taken) {
+            *c -= t;
+        }
+        self.unserved_at = left_at;
+        Some(last.unwrap_or((f64::NEG_INFINITY, u32::MAX)))
+    }
+
     fn pending_others(&self) -> Vec<Pending> {
         self.unserved_at
             .iter()
@@ -234,22 +335,36 @@ impl<T: Real> Solver<T> for Heuristic {
         let risks = problem.fund_risk();
         // Each customer's eligible funds, sorted once by E descending.
         let mut order = vec![u32::MAX; u_n * f_n];
-        order.par_chunks_mut(f_n).enumerate().for_each(|(u, out)| {
-            let row = revenue.row(u);
-            let mut n = 0;
-            for (f, &risk) in risks.iter().enumerate() {
-                if tolerance[u].permits(risk) {
-                    out[n] = f as u32;
-                    n += 1;
+        const BLOCK: usize = 4096;
+        order
+            .par_chunks_mut(f_n * BLOCK)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let mut buf: Vec<(f64, u32)> = Vec::with_capacity(f_n);
+                for (i, out) in out.chunks_mut(f_n).enumerate() {
+                    let u = block * BLOCK + i;
+                    let row = revenue.row(u);
+                    buf.clear();
+                    buf.extend(
+                        risks
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| tolerance[u].permits(**r))
+                            .map(|(f, _)| (row[f].to_f64_lossless(), f as u32)),
+                    );
+                    // Insertion sort: F is small (8 in PTOFA).
+                    for j in 1..buf.len() {
+                        let mut i = j;
+                        while i > 0 && by_score(&buf[i], &buf[i - 1]) == Ordering::Less {
+                            buf.swap(i, i - 1);
+                            i -= 1;
+                        }
+                    }
+                    for (slot, &(_, f)) in out.iter_mut().zip(&buf) {
+                        *slot = f;
+                    }
                 }
-            }
-            out[..n].sort_by(|&a, &b| {
-                row[b as usize]
-                    .partial_cmp(&row[a as usize])
-                    .unwrap_or(Ordering::Equal)
-                    .then(a.cmp(&b))
             });
-        });
         let slack = (k == 1).then(|| LevelSlack::new(problem, &caps));
         let mut state = State {
             problem,
@@ -270,6 +385,7 @@ impl<T: Real> Solver<T> for Heuristic {
                 let st = &state;
                 let sums = rest
                     .par_iter()
+                    .with_min_len(BLOCK)
                     .fold(
                         || vec![0.0f64; f_n],
                         |mut acc, &(_, u)| {
@@ -298,11 +414,19 @@ impl<T: Real> Solver<T> for Heuristic {
             {
                 let st = &state;
                 rest.par_iter_mut()
+                    .with_min_len(BLOCK)
                     .for_each(|entry| entry.0 = st.score(entry.1 as usize, &alpha));
             }
             recomputations += 1;
-            // Lines 7–12: serve in score order until a fund runs out. The first `min d_f`
-            // customers cannot exhaust a fund, so they are selected, not sorted with the rest.
+            // Lines 7–12: serve in score order until a fund runs out. Common case: one batch,
+            // no sorting (see `serve_batch`).
+            if let Some(last) = state.serve_batch(&rest) {
+                rest.retain(|e| by_score(e, &last) == Ordering::Greater);
+                continue;
+            }
+            // The guard must divert someone: serve one by one in score order. The first
+            // `min d_f` customers cannot exhaust a fund, so they are selected, not sorted with
+            // the rest.
             let mut pos = 0usize;
             let mut floor = 4096usize;
             let mut exhausted = false;
