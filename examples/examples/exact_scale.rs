@@ -53,6 +53,9 @@ struct Args {
     /// Largest U handed to OR-Tools (its network has U·F arcs).
     #[arg(long, default_value_t = 1_000_000)]
     ortools_max: usize,
+    /// Solvers besides `exact` (which always runs: it is the reference): any of ha, manual, lp.
+    #[arg(long, value_delimiter = ',', default_values_t = vec!["ha".to_string(), "manual".into(), "lp".into()])]
+    others: Vec<String>,
     /// Solve each instance this many times per solver and report the fastest run.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -120,7 +123,8 @@ fn run<T: Real + NpyElement>(args: &Args, u: usize, write: Option<&Path>) -> Res
         ("ha", Box::new(Heuristic::new())),
         ("manual", Box::new(Manual::new())),
     ];
-    for (name, solver) in solvers {
+    let wanted = |name: &str| args.others.iter().any(|o| o == name);
+    for (name, solver) in solvers.into_iter().filter(|(n, _)| wanted(n)) {
         let mut s = solver.solve(&problem)?;
         for _ in 1..repeat {
             let again = solver.solve(&problem)?;
@@ -131,7 +135,9 @@ fn run<T: Real + NpyElement>(args: &Args, u: usize, write: Option<&Path>) -> Res
         let notes = if s.report.repaired { "repaired" } else { "" };
         row(name, s.report.objective, s.report.seconds, notes);
     }
-    if u <= args.lp_max {
+    if !wanted("lp") {
+        // Not requested.
+    } else if u <= args.lp_max {
         let s = Lp::new().solve(&problem)?;
         row("lp (microlp)", s.report.objective, s.report.seconds, "");
     } else {
