@@ -76,15 +76,20 @@ impl<'a, T: Real> Problem<'a, T> {
         }
         let total = input.tolerance.len();
         let n = total.div_ceil(stride);
-        // Ranges scaled to the sample (floor of min, ceil of max keeps Σmin ≤ K·n ≤ Σmax).
+        // Ranges scaled to the sample (floor of min, ceil of max keeps Σmin ≤ K·n ≤ Σmax), then
+        // capped: a fund cannot get more than n customers, so `max` beyond n (e.g. `u64::MAX`
+        // for "unbounded") means n, and `min` beyond n stays infeasible at n + 1.
+        let n64 = n as u64;
         let scale = |v: u64, up: bool| -> u64 {
-            if stride == 1 {
-                return v;
-            }
-            let num = u128::from(v) * n as u128;
-            let den = total as u128;
-            let q = if up { num.div_ceil(den) } else { num / den };
-            u64::try_from(q).unwrap_or(u64::MAX)
+            let v = if stride == 1 {
+                v
+            } else {
+                let num = u128::from(v) * n as u128;
+                let den = total as u128;
+                let q = if up { num.div_ceil(den) } else { num / den };
+                u64::try_from(q).unwrap_or(u64::MAX)
+            };
+            if up { v.min(n64) } else { v.min(n64 + 1) }
         };
         Self {
             e: input.revenue,

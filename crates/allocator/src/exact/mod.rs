@@ -244,11 +244,13 @@ impl Certificate {
             .exposure()
             .iter()
             .zip(&self.fund_prices)
+            // A fund cannot exceed U customers: capping the bounds keeps the feasible set.
             .map(|(r, &q)| {
+                let cap = problem.n_customers() as u64;
                 if q >= 0.0 {
-                    q * r.max as f64
+                    q * r.max.min(cap) as f64
                 } else {
-                    q * r.min as f64
+                    q * r.min.min(cap + 1) as f64
                 }
             })
             .sum();

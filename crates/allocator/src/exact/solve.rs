@@ -148,10 +148,12 @@ pub(crate) fn dual_objective<T: Real>(input: &CoreInput<'_, T>, q: &[f64]) -> f6
         .sum();
     let funds: f64 = (0..f)
         .map(|g| {
+            // Capped like the search does (a fund cannot exceed U customers): same feasible set.
+            let cap = prob.n as u64;
             let bound = if q[g] >= 0.0 {
-                input.max[g]
+                input.max[g].min(cap)
             } else {
-                input.min[g]
+                input.min[g].min(cap + 1)
             };
             q[g] * bound as f64
         })

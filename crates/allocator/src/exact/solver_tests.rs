@@ -280,3 +280,19 @@ fn ties_and_degenerate_revenues() {
     assert_certificate(&p, &s, &c);
     assert_eq!(s.report.objective, 5.0);
 }
+
+#[test]
+fn unbounded_ranges_and_at_most_k() {
+    // "At most 2" with open-ended fund ranges: every customer takes its positive funds.
+    let e = RevenueMatrix::from_shape_vec(3, 3, vec![3.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 5.0, 4.0])
+        .unwrap();
+    let p = AllocationProblem::builder(e)
+        .at_most(2)
+        .exposure_ranges(vec![ExposureRange::new(0, u64::MAX); 3])
+        .build()
+        .unwrap();
+    let (s, c) = Exact::new().solve_certified(&p).unwrap();
+    assert_certificate(&p, &s, &c);
+    assert_eq!(s.report.objective, 3.0 + 1.0 + 5.0 + 4.0);
+    assert!(s.allocation.funds_of(1).is_empty());
+}
