@@ -24,6 +24,11 @@ pub use split::{
     SplitConformalParams, SplitConformalValidParams,
 };
 
+// The student guide's code blocks are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/conformal.md")]
+mod guide {}
+
 /// The types most programs need: `use fundalloc_conformal::prelude::*;`.
 pub mod prelude {
     pub use crate::{
