@@ -158,6 +158,33 @@ pub(crate) fn dp_unit(
         }
         return best;
     }
+    if n <= 3 && m <= 3 {
+        // At most 6 injective maps: enumerate them (exact, and cheaper than the general solver
+        // in the inner loop of Step 1).
+        let mut c = [0.0; 9];
+        for (i, a) in pt.iter().enumerate() {
+            for (j, b) in pc.iter().enumerate() {
+                c[i * 3 + j] = unit_dist(a, b);
+            }
+        }
+        let (r, large) = (n.min(m), n.max(m));
+        let mut best = f64::INFINITY;
+        for p in PERMS3 {
+            if p[..r].iter().all(|&x| x < large) {
+                let s: f64 = (0..r)
+                    .map(|i| {
+                        if n <= m {
+                            c[i * 3 + p[i]]
+                        } else {
+                            c[p[i] * 3 + i]
+                        }
+                    })
+                    .sum();
+                best = best.min(s);
+            }
+        }
+        return best / r as f64;
+    }
     cost.clear();
     for a in pt {
         for b in pc {
@@ -166,6 +193,17 @@ pub(crate) fn dp_unit(
     }
     scratch.solve(cost, n, m) / n.min(m) as f64
 }
+
+/// The permutations of {0, 1, 2}; their first `r` entries enumerate the injective maps used by
+/// the small-case path of [`dp_unit`].
+const PERMS3: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+];
 
 /// Normalises a first-level vector to unit length (zero stays zero).
 pub(crate) fn unit(v: [f64; N_CLASSES]) -> [f64; N_CLASSES] {

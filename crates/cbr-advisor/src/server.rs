@@ -495,6 +495,10 @@ fn connection(s: &Shared, stream: TcpStream) {
             Frame::Fatal(code, text) => {
                 let e = ErrorAnswer::new(None, code, text);
                 let _ = writer.write_all(Response::Error(e).encode().as_bytes());
+                // Closing with unread input would reset the connection and could destroy the
+                // error answer in flight: half-close, then discard a bounded amount of input.
+                let _ = writer.shutdown(Shutdown::Write);
+                drain(&mut reader);
                 break;
             }
         };
@@ -508,6 +512,22 @@ fn connection(s: &Shared, stream: TcpStream) {
         }
     }
     let _ = writer.shutdown(Shutdown::Both);
+}
+
+/// Discards pending input for at most 200 ms or 1 MiB.
+fn drain(reader: &mut BufReader<TcpStream>) {
+    let t0 = Instant::now();
+    let mut total = 0usize;
+    let mut sink = [0u8; 8192];
+    while t0.elapsed() < Duration::from_millis(200) && total < (1 << 20) {
+        let _ = reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(50)));
+        match std::io::Read::read(reader, &mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
 }
 
 fn dispatch(s: &Shared, request: Request, deadline: Instant) -> Response {
