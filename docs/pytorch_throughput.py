@@ -4,7 +4,7 @@ Builds the same network as `ModelKind::Ours` on the synthetic campaign's schema 
 features sharing one embedding table of width 24 — cardinalities 6, 12, 5, 8, 4, 5 — plus 4
 standardised numeric features; two towers Linear-ReLU-Dropout [64, 32] with heads of 1 and 2
 outputs; sigma = softplus + 1e-3) and trains it with the same entire-space counterfactual loss
-(log-sigmoid / logaddexp form), Adam lr 0.01, batch 512, dropout 0.1, on random rows of the same
+(log-sigmoid / logaddexp form, counterfactual term ln Phi((ln eps - mu)/sigma)), Adam lr 0.01, batch 512, dropout 0.1, on random rows of the same
 shape (throughput does not depend on the values). Reports training samples per second
 (forward + backward + Adam step, batches gathered from host tensors), the same quantity as
 `TrainReport::samples_per_second` on the Rust side.
@@ -59,7 +59,8 @@ def log_ln(x, mu, sigma):
 def entire_space_nll(z, mu, sigma, y, log_r, log_eps):
     log_p, log_not_p = F.logsigmoid(z), F.logsigmoid(-z)
     pos = log_p + log_ln(log_r, mu, sigma)
-    neg = torch.logaddexp(log_not_p, log_p + log_ln(torch.full_like(mu, log_eps), mu, sigma))
+    # The crate's default counterfactual term: ln Phi((ln eps - mu) / sigma).
+    neg = torch.logaddexp(log_not_p, log_p + torch.special.log_ndtr((log_eps - mu) / sigma))
     return -(y * pos + (1 - y) * neg).mean()
 
 

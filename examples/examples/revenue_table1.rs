@@ -92,9 +92,16 @@ struct Args {
     /// Grid-search lr × dropout like the paper (selects on validation loss; 12× the time).
     #[arg(long)]
     grid: bool,
-    /// Seed.
+    /// First seed (data, split and training).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Number of seeds (seed, seed + 1, ...): metrics are reported as mean ± std over them.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// Synthetic: after the table, time `predict_matrix` of "Ours" on this many customers × the
+    /// funds (0 = skip).
+    #[arg(long, default_value_t = 250_000)]
+    predict_customers: usize,
 }
 
 type Error = Box<dyn std::error::Error>;
@@ -144,42 +151,56 @@ fn main() -> Result<(), Error> {
         .split(',')
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
+    let seeds = args.seed..args.seed + args.seeds.max(1);
     if matches!(args.dataset, Which::Synthetic | Which::Both) {
-        let (train, test) = synthetic(&args)?;
-        report(
-            "synthetic LCT-like campaign",
-            &args,
-            &kinds,
-            &hidden,
-            &train,
-            &test,
-        )?;
+        let mut rows = Vec::new();
+        for seed in seeds.clone() {
+            let (train, test) = synthetic(&args, seed)?;
+            let title = "synthetic LCT-like campaign";
+            rows.extend(evaluate(
+                title, &args, seed, &kinds, &hidden, &train, &test,
+            )?);
+        }
+        print_table(&kinds, &rows);
+        if args.predict_customers > 0 {
+            predict_speed(&args, &hidden)?;
+        }
     }
     if matches!(args.dataset, Which::Csv | Which::Both) {
-        match csv_data(&args)? {
-            Some((train, test)) => report("CSV", &args, &kinds, &hidden, &train, &test)?,
-            None => eprintln!("skipping the CSV dataset: file not found"),
+        let mut rows = Vec::new();
+        for seed in seeds {
+            let Some((train, test)) = csv_data(&args, seed)? else {
+                eprintln!("skipping the CSV dataset: file not found");
+                break;
+            };
+            rows.extend(evaluate(
+                "CSV", &args, seed, &kinds, &hidden, &train, &test,
+            )?);
+        }
+        if !rows.is_empty() {
+            print_table(&kinds, &rows);
         }
     }
     Ok(())
 }
 
-fn synthetic(args: &Args) -> Result<(Dataset, Dataset), Error> {
+fn synthetic(args: &Args, seed: u64) -> Result<(Dataset, Dataset), Error> {
     let n = args.customers;
     let world = SyntheticCampaign::generate(&SyntheticParams {
         n_customers: 2 * n,
         n_funds: args.funds,
-        seed: args.seed,
+        seed,
     })?;
     let k = args.per_customer;
-    let biased = world.expose(k, args.bias, args.seed + 1)?;
-    let random = world.expose(k, 0.0, args.seed + 2)?;
+    let biased = world.expose(k, args.bias, seed + 1000)?;
+    let random = world.expose(k, 0.0, seed + 2000)?;
+    // Exposure rows are customer-major: the first n·k rows belong to the first n customers.
     let train = biased.select(&(0..n * k).collect::<Vec<_>>())?;
     let test = random.select(&(n * k..2 * n * k).collect::<Vec<_>>())?;
     Ok((train, test))
 }
 
-fn csv_data(args: &Args) -> Result<Option<(Dataset, Dataset)>, Error> {
+fn csv_data(args: &Args, seed: u64) -> Result<Option<(Dataset, Dataset)>, Error> {
     let path = match &args.csv {
         Some(p) => p.clone(),
         None => {
@@ -215,7 +236,7 @@ fn csv_data(args: &Args) -> Result<Option<(Dataset, Dataset)>, Error> {
         data.len(),
         data.conversion_rate()
     );
-    Ok(Some(data.split(args.test_fraction, args.seed)?))
+    Ok(Some(data.split(args.test_fraction, seed)?))
 }
 
 fn train_one(
@@ -232,16 +253,18 @@ fn train_one(
     Ok(out)
 }
 
-fn report(
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
     title: &str,
     args: &Args,
+    seed: u64,
     kinds: &[ModelKind],
     hidden: &[usize],
     train: &Dataset,
     test: &Dataset,
-) -> Result<(), Error> {
-    println!(
-        "\n## {title}: {} training rows (conversion {:.3}), {} test rows (conversion {:.3})",
+) -> Result<Vec<Row>, Error> {
+    eprintln!(
+        "{title} (seed {seed}): {} training rows (conversion {:.3}), {} test rows (conversion {:.3})",
         train.len(),
         train.conversion_rate(),
         test.len(),
@@ -252,7 +275,7 @@ fn report(
         .with_max_epochs(args.epochs)
         .with_patience(args.patience)
         .with_epsilon(args.epsilon)
-        .with_seed(args.seed);
+        .with_seed(seed);
     let grid: Vec<(f64, f64)> = if args.grid {
         [0.01, 0.02, 0.04, 0.06]
             .iter()
@@ -264,8 +287,8 @@ fn report(
     let labels: Vec<bool> = test.converted().to_vec();
     let revenue: Vec<f32> = test.revenue().to_vec();
     let mut rows = Vec::new();
-    let start = Instant::now();
     for &kind in kinds {
+        // Grid search selects on the validation loss of each model's own objective.
         let mut best: Option<(f64, RevenueModel, TrainReport, f64, f64)> = None;
         for &(lr, dropout) in &grid {
             let p = base.clone().with_learning_rate(lr).with_dropout(dropout);
@@ -281,16 +304,15 @@ fn report(
         let auc = pred
             .p_convert
             .as_ref()
-            .map(|p| roc_auc(&labels, p.as_slice().unwrap_or(&[])))
+            .map(|p| roc_auc(&labels, &p.to_vec()))
             .transpose()?;
-        let e: Option<Vec<f32>> = pred.expected.as_ref().map(|e| e.to_vec());
-        let (mse_v, mae_v, gini, true_mae) = match &e {
+        let (mse_v, mae_v, gini, true_mae) = match pred.expected.as_ref().map(|e| e.to_vec()) {
             Some(e) => (
-                Some(mse(&revenue, e)?),
-                Some(mae(&revenue, e)?),
-                Some(normalized_gini(&revenue, e)?.normalized),
+                Some(mse(&revenue, &e)?),
+                Some(mae(&revenue, &e)?),
+                Some(normalized_gini(&revenue, &e)?.normalized),
                 test.true_expected()
-                    .map(|t| mae(t.as_slice().unwrap_or(&[]), e))
+                    .map(|t| mae(&t.to_vec(), &e))
                     .transpose()?,
             ),
             None => (None, None, None, None),
@@ -307,30 +329,78 @@ fn report(
             lr,
             dropout,
         });
-        eprintln!(
-            "{kind} done ({:.0} s so far)",
-            start.elapsed().as_secs_f64()
-        );
     }
-    let f = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
+    Ok(rows)
+}
+
+/// `mean ± std` of the metric over the seeds, or `-`.
+fn stat(values: &[Option<f64>], digits: usize) -> String {
+    let v: Vec<f64> = values.iter().flatten().copied().collect();
+    if v.is_empty() {
+        return "-".into();
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() == 1 {
+        return format!("{mean:.digits$}");
+    }
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    format!("{mean:.digits$} ± {sd:.digits$}")
+}
+
+fn print_table(kinds: &[ModelKind], rows: &[Row]) {
     println!(
         "\n| model | AUC ↑ | MSE ↓ | MAE ↓ | norm. Gini ↑ | MAE vs true E ↓ | epochs | lr | dropout | train samples/s |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for &kind in kinds {
+        let r: Vec<&Row> = rows.iter().filter(|r| r.kind == kind).collect();
+        let col = |f: fn(&Row) -> Option<f64>| r.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let list = |f: fn(&Row) -> String| r.iter().map(|r| f(r)).collect::<Vec<_>>().join("/");
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
-            r.kind,
-            f(r.auc, 4),
-            f(r.mse, 1),
-            f(r.mae, 3),
-            f(r.gini, 4),
-            f(r.true_mae, 3),
-            r.epochs,
-            r.lr,
-            r.dropout,
-            r.samples_per_second
+            "| {kind} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            stat(&col(|r| r.auc), 4),
+            stat(&col(|r| r.mse), 1),
+            stat(&col(|r| r.mae), 3),
+            stat(&col(|r| r.gini), 4),
+            stat(&col(|r| r.true_mae), 3),
+            list(|r| r.epochs.to_string()),
+            list(|r| r.lr.to_string()),
+            list(|r| r.dropout.to_string()),
+            stat(&col(|r| Some(r.samples_per_second)), 0),
         );
     }
+}
+
+/// Times `predict_matrix` of a briefly trained "Ours" on a large synthetic world.
+fn predict_speed(args: &Args, hidden: &[usize]) -> Result<(), Error> {
+    let world = SyntheticCampaign::generate(&SyntheticParams {
+        n_customers: args.predict_customers,
+        n_funds: args.funds,
+        seed: args.seed,
+    })?;
+    let train = world.expose(args.per_customer.min(args.funds), args.bias, args.seed + 1)?;
+    let train = train.select(&(0..train.len().min(20_000)).collect::<Vec<_>>())?;
+    let params = TrainParams::default()
+        .with_hidden(hidden.to_vec())
+        .with_max_epochs(1)
+        .check()?;
+    let (model, _) = fit(ModelKind::Ours, &params, &train, None, &mut NoObserver)?;
+    let pairs = world.customers().len() * world.funds().len();
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let e = model.predict_matrix(world.customers(), world.funds())?;
+        best = best.min(start.elapsed().as_secs_f64());
+        if e.n_customers() * e.n_funds() != pairs {
+            return Err("predict_matrix returned a matrix of the wrong size".into());
+        }
+    }
+    println!(
+        "\npredict_matrix (Ours): {} customers × {} funds = {pairs} pairs in {best:.3} s (best of 3) = {:.0} pairs/s",
+        world.customers().len(),
+        world.funds().len(),
+        pairs as f64 / best
+    );
     Ok(())
 }

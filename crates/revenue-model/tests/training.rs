@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use fundalloc_revenue_model::prelude::*;
-use fundalloc_revenue_model::{EpochReport, FORMAT_VERSION};
+use fundalloc_revenue_model::{CounterfactualTerm, EpochReport, FORMAT_VERSION};
 use ndarray::{Array1, Array2};
 
 /// 64 rows, two customer codes, one numeric: code 1 converts with revenue ≈ 10·e^x, code 0 never.
@@ -211,4 +211,70 @@ fn matrix_prediction_matches_row_prediction() {
         dnn_c.predict_matrix(world.customers(), world.funds()),
         Err(RevenueModelError::Unsupported { .. })
     ));
+}
+
+/// Exact AUC by pairs (ties count ½): an independent, obviously-correct reference.
+fn auc(labels: &[bool], scores: &[f32]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (i, &li) in labels.iter().enumerate() {
+        for (j, &lj) in labels.iter().enumerate() {
+            if li && !lj {
+                pairs += 1.0;
+                wins += match scores[i].partial_cmp(&scores[j]) {
+                    Some(std::cmp::Ordering::Greater) => 1.0,
+                    Some(std::cmp::Ordering::Equal) => 0.5,
+                    _ => 0.0,
+                };
+            }
+        }
+    }
+    wins / pairs
+}
+
+/// The paper's literal Eq. 5 adds a density to a probability; the likelihood is then unbounded
+/// and training pushes P_c of non-converted rows up. The default (probability) term keeps the
+/// conversion head ranking customers. This is why the crate's default differs from the text.
+#[test]
+fn literal_density_term_degrades_conversion_ranking() {
+    let world = SyntheticCampaign::generate(&SyntheticParams {
+        n_customers: 1500,
+        n_funds: 4,
+        seed: 3,
+    })
+    .unwrap();
+    let train = world.expose(2, 1.0, 4).unwrap();
+    let test = world.expose(1, 0.0, 5).unwrap();
+    let labels: Vec<bool> = test.converted().to_vec();
+    let run = |term| {
+        let p = TrainParams::default()
+            .with_hidden(vec![16])
+            .with_max_epochs(8)
+            .with_patience(8)
+            .with_dropout(0.0)
+            .with_counterfactual(term)
+            .check()
+            .unwrap();
+        let (m, _) = fit(ModelKind::Ours, &p, &train, None, &mut NoObserver).unwrap();
+        let pred = m.predict(&test).unwrap();
+        let pc = pred.p_convert.unwrap();
+        let mean_pc_negatives = pc
+            .iter()
+            .zip(&labels)
+            .filter(|(_, l)| !**l)
+            .map(|(p, _)| f64::from(*p))
+            .sum::<f64>()
+            / labels.iter().filter(|l| !**l).count() as f64;
+        (auc(&labels, pc.as_slice().unwrap()), mean_pc_negatives)
+    };
+    let (auc_prob, pc_prob) = run(CounterfactualTerm::Probability);
+    let (auc_dens, pc_dens) = run(CounterfactualTerm::Density);
+    assert!(auc_prob > 0.7, "probability term AUC {auc_prob}");
+    assert!(
+        pc_dens > pc_prob + 0.2,
+        "density term P_c on negatives {pc_dens} vs {pc_prob}"
+    );
+    assert!(
+        auc_dens < auc_prob,
+        "AUC density {auc_dens} vs probability {auc_prob}"
+    );
 }
