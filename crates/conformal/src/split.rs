@@ -4,7 +4,7 @@
 use ndarray::{Array, Array1, ArrayView1, ArrayView2, Axis, Dimension, Ix1, Ix2, Zip};
 
 use crate::quantile::{check_level, quantile_of_finite, rank_unchecked};
-use crate::score::{check_positive_scales, check_same_shape, check_scores};
+use crate::score::{check_finite, check_positive_scales, check_same_shape, check_scores};
 use crate::{
     ConformalError, RankOverflow, Real, Result, Score, absolute_residuals, normalized_residuals,
 };
@@ -325,12 +325,13 @@ impl<T: Real> SplitConformal<T> {
         rank_unchecked(self.n_calibration, self.coverage)
     }
 
-    /// Intervals ŷ ± q̂ (calibration on [`Score::AbsoluteResidual`]).
+    /// Intervals ŷ ± q̂ (calibration on [`Score::AbsoluteResidual`]); predictions must be finite.
     pub fn predict_interval(
         &self,
         predictions: ArrayView1<'_, T>,
     ) -> Result<PredictionIntervals<T, Ix1>> {
         expect_score(self.score, Score::AbsoluteResidual)?;
+        check_finite("predictions", &predictions)?;
         Ok(intervals(predictions, self.radius))
     }
 
@@ -341,6 +342,7 @@ impl<T: Real> SplitConformal<T> {
         scales: ArrayView1<'_, T>,
     ) -> Result<PredictionIntervals<T, Ix1>> {
         expect_score(self.score, Score::NormalizedResidual)?;
+        check_finite("predictions", &predictions)?;
         check_same_shape("scales vs predictions", &predictions, &scales)?;
         check_positive_scales(&scales)?;
         let radius = self.radius;
@@ -416,6 +418,7 @@ impl<T: Real> PositionalConformal<T> {
         predictions: ArrayView2<'_, T>,
     ) -> Result<PredictionIntervals<T, Ix2>> {
         expect_score(self.score, Score::AbsoluteResidual)?;
+        check_finite("predictions", &predictions)?;
         self.check_horizon(predictions.ncols())?;
         let half = predictions.mapv(|_| T::zero()) + &self.radii;
         Ok(PredictionIntervals {
@@ -431,6 +434,7 @@ impl<T: Real> PositionalConformal<T> {
         scales: ArrayView2<'_, T>,
     ) -> Result<PredictionIntervals<T, Ix2>> {
         expect_score(self.score, Score::NormalizedResidual)?;
+        check_finite("predictions", &predictions)?;
         self.check_horizon(predictions.ncols())?;
         check_same_shape("scales vs predictions", &predictions, &scales)?;
         check_positive_scales(&scales)?;
@@ -701,6 +705,20 @@ mod tests {
         assert!(matches!(
             scalar.predict_interval_scaled(array![1.0].view(), array![1.0, 2.0].view()),
             Err(ConformalError::ShapeMismatch { .. })
+        ));
+        // NaN predictions at prediction time.
+        assert!(matches!(
+            fitted.predict_interval(array![[0.0, f64::NAN, 0.0]].view()),
+            Err(ConformalError::NonFinite {
+                what: "predictions",
+                row: 0,
+                col: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            inf.predict_interval(array![f64::INFINITY].view()),
+            Err(ConformalError::NonFinite { row: 0, .. })
         ));
         // Empty inputs.
         assert!(matches!(
