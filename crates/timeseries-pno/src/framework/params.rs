@@ -92,7 +92,8 @@ impl TrainParams {
         self
     }
 
-    /// Seed of weight initialisation, dropout and shuffling.
+    /// Seed of weight initialisation, dropout and shuffling. burn seeds its generator per
+    /// process on the CPU backends, so runs are reproducible when one model trains at a time.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self

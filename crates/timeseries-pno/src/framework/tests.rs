@@ -1,6 +1,15 @@
 use super::*;
 use crate::forecast::{DLinearConfig, NLinearConfig, PatchTstConfig};
 use fundalloc_core_types::{PriceSeries, WindowSpec};
+use std::sync::{Mutex, MutexGuard};
+
+/// burn's RNG seed is process-global on the Flex backend: training tests run one at a time so
+/// that a seeded run is not disturbed by another test drawing from the same generator.
+static BURN_RNG: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    BURN_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn sine_data(n: usize, m: usize, h: usize) -> Dataset {
     let prices: Vec<f64> = (0..n)
@@ -15,6 +24,7 @@ fn sine_data(n: usize, m: usize, h: usize) -> Dataset {
 
 #[test]
 fn tiny_dlinear_learns_a_sine() {
+    let _guard = serial();
     let data = sine_data(400, 40, 10);
     let params = TrainParams::new()
         .epochs(30)
@@ -48,6 +58,7 @@ fn tiny_dlinear_learns_a_sine() {
 
 #[test]
 fn pno_and_patchtst_run_and_record_history() {
+    let _guard = serial();
     let data = sine_data(300, 24, 6);
     let params = TrainParams::new()
         .epochs(2)
@@ -98,6 +109,7 @@ fn pno_and_patchtst_run_and_record_history() {
 
 #[test]
 fn same_seed_same_model() {
+    let _guard = serial();
     let data = sine_data(200, 20, 5);
     let params = TrainParams::new().epochs(1).seed(3).check().unwrap();
     let device = Device::flex();

@@ -163,7 +163,7 @@ impl RiskConstraint {
 
     /// The solve itself; `cost` is known to be finite and of length H.
     fn solve_unchecked(&self, cost: &[f64]) -> RiskSolution {
-        let (risk, budget) = (&self.risk, self.budget);
+        let risk = &self.risk;
         // The cheapest step (ties: the least risky, then the first). It is a vertex of the lower
         // hull; if it fits the budget it is optimal on its own.
         let mut best = self.order[0];
@@ -172,55 +172,65 @@ impl RiskConstraint {
                 best = h;
             }
         }
-        if risk[best] <= budget {
+        if risk[best] <= self.budget {
             return RiskSolution::single(best, cost, risk);
         }
-        // Lower hull of the steps with r ≤ r_best (points right of `best` cannot change the hull
-        // left of it). Within equal risks only the cheapest step can be on the lower hull.
-        let mut hull: Vec<usize> = Vec::with_capacity(16);
-        let mut k = 0;
-        while k < self.order.len() {
-            let h = self.order[k];
-            if risk[h] > risk[best] {
+        // Points right of `best` cannot change the lower hull left of it.
+        let points = self
+            .order
+            .iter()
+            .take_while(|&&h| risk[h] <= risk[best])
+            .map(|&h| (risk[h], cost[h], h));
+        mix_on_lower_hull(points, self.budget, cost, risk)
+    }
+}
+
+/// The optimum when the cheapest step is over budget: walk the lower convex hull of `points`
+/// (`(r, c, step)`, sorted by ascending r, ending at the cheapest step, starting at a step with
+/// r ≤ r̄) to the edge that crosses `R = r̄`, and mix its two ends.
+fn mix_on_lower_hull(
+    points: impl Iterator<Item = (f64, f64, usize)>,
+    budget: f64,
+    cost: &[f64],
+    risk: &[f64],
+) -> RiskSolution {
+    let mut hull: Vec<(f64, f64, usize)> = Vec::with_capacity(16);
+    for p in points {
+        // Equal risks: only the cheapest can be on the lower hull.
+        if let Some(&top) = hull.last()
+            && top.0 == p.0
+        {
+            if p.1 >= top.1 {
+                continue;
+            }
+            hull.pop();
+        }
+        while hull.len() >= 2 {
+            let (o, a) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+            let cross = (a.0 - o.0) * (p.1 - o.1) - (a.1 - o.1) * (p.0 - o.0);
+            if cross <= 0.0 {
+                hull.pop();
+            } else {
                 break;
             }
-            let mut pick = h;
-            let mut next = k + 1;
-            while next < self.order.len() && risk[self.order[next]] == risk[h] {
-                if cost[self.order[next]] < cost[pick] {
-                    pick = self.order[next];
-                }
-                next += 1;
-            }
-            k = next;
-            while hull.len() >= 2 {
-                let (o, a) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-                let cross = (risk[a] - risk[o]) * (cost[pick] - cost[o])
-                    - (cost[a] - cost[o]) * (risk[pick] - risk[o]);
-                if cross <= 0.0 {
-                    hull.pop();
-                } else {
-                    break;
-                }
-            }
-            hull.push(pick);
         }
-        // The hull runs from the least risky step (r ≤ r̄ by feasibility) to `best` (r > r̄):
-        // find the edge that crosses R = r̄.
-        let mut j = 1;
-        while j < hull.len() && risk[hull[j]] <= budget {
-            j += 1;
-        }
-        let (lo, hi) = (hull[j - 1], hull[j.min(hull.len() - 1)]);
-        if j >= hull.len() || risk[lo] == budget || lo == hi {
-            return RiskSolution::single(lo, cost, risk);
-        }
-        let theta = (budget - risk[lo]) / (risk[hi] - risk[lo]);
-        RiskSolution {
-            support: vec![(lo, 1.0 - theta), (hi, theta)],
-            objective: (1.0 - theta) * cost[lo] + theta * cost[hi],
-            risk: (1.0 - theta) * risk[lo] + theta * risk[hi],
-        }
+        hull.push(p);
+    }
+    // The hull runs from r ≤ r̄ (feasibility) to the cheapest step (r > r̄).
+    let mut j = 1;
+    while j < hull.len() && hull[j].0 <= budget {
+        j += 1;
+    }
+    let lo = hull[j - 1];
+    if j >= hull.len() || lo.0 == budget {
+        return RiskSolution::single(lo.2, cost, risk);
+    }
+    let hi = hull[j];
+    let theta = (budget - lo.0) / (hi.0 - lo.0);
+    RiskSolution {
+        support: vec![(lo.2, 1.0 - theta), (hi.2, theta)],
+        objective: (1.0 - theta) * lo.1 + theta * hi.1,
+        risk: (1.0 - theta) * lo.0 + theta * hi.0,
     }
 }
 
@@ -276,7 +286,8 @@ impl RiskSolution {
     }
 }
 
-/// One-shot solve of `min a·c s.t. a ≥ 0, Σa = 1, a·r ≤ r̄` in O(H log H).
+/// One-shot solve of `min a·c s.t. a ≥ 0, Σa = 1, a·r ≤ r̄` in O(H log H) (O(H) when the
+/// cheapest step is within budget).
 ///
 /// ```
 /// use fundalloc_timeseries_pno::{PnoError, solve_risk_aware};
@@ -287,7 +298,54 @@ impl RiskSolution {
 /// # Ok::<(), PnoError>(())
 /// ```
 pub fn solve_risk_aware(cost: &[f64], risk: &[f64], budget: f64) -> Result<RiskSolution> {
-    RiskConstraint::new(risk, budget)?.solve(cost)
+    if risk.is_empty() {
+        return Err(PnoError::Empty {
+            what: "risk vector",
+        });
+    }
+    if cost.len() != risk.len() {
+        return Err(PnoError::LengthMismatch {
+            what: "cost vector vs risk vector",
+            expected: risk.len(),
+            found: cost.len(),
+        });
+    }
+    check_finite("risk vector", risk)?;
+    check_finite("cost vector", cost)?;
+    if !budget.is_finite() {
+        return Err(PnoError::NonFinite {
+            what: "risk budget",
+            index: 0,
+            value: budget,
+        });
+    }
+    // One O(H) pass: the least risk (feasibility) and the cheapest step (ties: least risky, first).
+    let mut min_risk = risk[0];
+    let mut best = 0;
+    for h in 1..risk.len() {
+        min_risk = min_risk.min(risk[h]);
+        if cost[h] < cost[best] || (cost[h] == cost[best] && risk[h] < risk[best]) {
+            best = h;
+        }
+    }
+    if budget < min_risk {
+        return Err(PnoError::Infeasible { budget, min_risk });
+    }
+    if risk[best] <= budget {
+        return Ok(RiskSolution::single(best, cost, risk));
+    }
+    // Only the steps with r ≤ r_best can lie on the hull between the least risky and `best`;
+    // sort just those (O(H log H) in the worst case).
+    let mut points: Vec<(f64, f64, usize)> = (0..risk.len())
+        .filter(|&h| risk[h] <= risk[best])
+        .map(|h| (risk[h], cost[h], h))
+        .collect();
+    points.sort_unstable_by(|a, b| {
+        a.0.total_cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
+    Ok(mix_on_lower_hull(points.into_iter(), budget, cost, risk))
 }
 
 /// The `q`-quantile of `values` with linear interpolation between order statistics

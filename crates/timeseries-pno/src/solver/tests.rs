@@ -168,6 +168,10 @@ proptest! {
                 let brute = brute.expect("brute force must be feasible too");
                 prop_assert!((s.objective() - brute).abs() <= 1e-12 * (1.0 + brute.abs()));
                 prop_assert!((s.objective() - s.dot(&cost)).abs() <= 1e-12 * (1.0 + brute.abs()));
+                // The shared-order path (RiskConstraint, O(H) per solve) agrees with one-shot.
+                let shared = RiskConstraint::new(&risk, budget).unwrap().solve(&cost).unwrap();
+                check_solution(&shared, &risk, budget);
+                prop_assert!((shared.objective() - s.objective()).abs() <= 1e-12 * (1.0 + brute.abs()));
             }
             Err(PnoError::Infeasible { min_risk, .. }) => {
                 prop_assert!(budget < min_risk);
