@@ -35,6 +35,10 @@ struct Args {
     /// LP time limit in seconds.
     #[arg(long, default_value_t = 600.0)]
     lp_time_limit: f64,
+    /// Runs of HA, Manual and Exact per size; the fastest is reported (the first run also pays
+    /// for starting rayon's thread pool).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
     /// Output plot.
     #[arg(long, default_value = "target/fig4.png")]
     plot: PathBuf,
@@ -79,11 +83,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             .seed(args.seed)
             .generate::<f64>()?;
         eprintln!("U = {u}: HA …");
-        let ha = Heuristic::new().solve(&problem)?;
+        let ha = fastest(args.repeats, || Heuristic::new().solve(&problem))?;
         eprintln!("U = {u}: manual …");
-        let manual = Manual::new().solve(&problem)?;
+        let manual = fastest(args.repeats, || Manual::new().solve(&problem))?;
         eprintln!("U = {u}: exact …");
-        let exact = Exact::new().solve(&problem).ok();
+        let exact = fastest(args.repeats, || Exact::new().solve(&problem)).ok();
         let lp = if u <= lp_max {
             eprintln!("U = {u}: LP ({backend}) …");
             match Lp::new().time_limit(args.lp_time_limit).solve(&problem) {
@@ -112,6 +116,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     plot(&rows, &args.plot)?;
     eprintln!("plot: {}", args.plot.display());
     Ok(())
+}
+
+/// Runs `solve` `repeats` times (at least once) and keeps the fastest solution.
+fn fastest<E>(repeats: usize, solve: impl Fn() -> Result<Solution, E>) -> Result<Solution, E> {
+    let mut best = solve()?;
+    for _ in 1..repeats {
+        let s = solve()?;
+        if s.report.seconds < best.report.seconds {
+            best = s;
+        }
+    }
+    Ok(best)
 }
 
 fn print_table(rows: &[Row], backend: &str) {

@@ -218,16 +218,20 @@ impl<T: Real> State<'_, T> {
     /// out at the `cap_f`-th customer (by score) whose plain top-K contains f; the first fund to
     /// run out is the one whose such customer ranks highest. Until then every open fund stays
     /// open, so each customer's picks do not depend on the order: the batch equals sequential
-    /// service. Returns that last customer's entry (`None`: the guard refused; serve
-    /// sequentially instead).
-    fn serve_batch(&mut self, rest: &[(f64, u32)]) -> Option<(f64, u32)> {
+    /// service. Returns that last customer's entry, or `Err(batch size)` when the guard refused
+    /// (then the caller serves sequentially).
+    fn serve_batch(&mut self, rest: &[(f64, u32)]) -> Result<(f64, u32), usize> {
+        let k = self.k;
+        // Every customer's plain picks, once (aligned with `rest`).
+        let mut all_picks = vec![0u32; rest.len() * k];
+        let mut picks = Vec::with_capacity(k);
         let mut buckets: Vec<Vec<(f64, u32)>> = vec![Vec::new(); self.f_n];
-        let mut picks = Vec::with_capacity(self.k);
-        for &entry in rest {
+        for (i, &entry) in rest.iter().enumerate() {
             if !self.plain_picks(entry.1 as usize, &mut picks) {
-                return None;
+                return Err(0);
             }
-            for &f in &picks {
+            for (slot, &f) in picks.iter().enumerate() {
+                all_picks[i * k + slot] = f as u32;
                 buckets[f].push(entry);
             }
         }
@@ -251,14 +255,18 @@ impl<T: Real> State<'_, T> {
         let mut taken = vec![0u64; self.f_n];
         let mut moves = vec![0u64; 256 * self.f_n];
         let mut left_at = self.unserved_at.clone();
-        for e in rest.iter().filter(|e| served(e)) {
-            let u = e.1 as usize;
-            self.plain_picks(u, &mut picks);
-            for &f in &picks {
-                taken[f] += 1;
-                moves[usize::from(tolerance[u].get()) * self.f_n + f] += 1;
+        let mut batch = 0usize;
+        for (i, e) in rest.iter().enumerate() {
+            if !served(e) {
+                continue;
             }
-            left_at[usize::from(tolerance[u].get())] -= 1;
+            batch += 1;
+            let t = usize::from(tolerance[e.1 as usize].get());
+            for &f in &all_picks[i * k..(i + 1) * k] {
+                taken[f as usize] += 1;
+                moves[t * self.f_n + f as usize] += 1;
+            }
+            left_at[t] -= 1;
         }
         let safe = if let Some(slack) = &mut self.slack {
             let moves: Vec<(RiskLevel, RiskLevel, u64)> = moves
@@ -276,7 +284,7 @@ impl<T: Real> State<'_, T> {
                 .filter(|(_, n)| **n > 0)
                 .map(|(t, &n)| Pending {
                     tolerance: RiskLevel::new(t as u8),
-                    need: self.k as u64,
+                    need: k as u64,
                     count: n,
                     excluded: Vec::new(),
                 })
@@ -284,20 +292,19 @@ impl<T: Real> State<'_, T> {
             residual_feasible(self.problem, &caps, &others)
         };
         if !safe {
-            return None;
+            return Err(batch);
         }
-        for e in rest.iter().filter(|e| served(e)) {
-            let u = e.1 as usize;
-            self.plain_picks(u, &mut picks);
-            for (slot, &f) in picks.iter().enumerate() {
-                self.picks[u * self.k + slot] = f as u32;
+        for (i, e) in rest.iter().enumerate() {
+            if served(e) {
+                let u = e.1 as usize;
+                self.picks[u * k..(u + 1) * k].copy_from_slice(&all_picks[i * k..(i + 1) * k]);
             }
         }
         for (c, t) in self.caps.iter_mut().zip(&taken) {
             *c -= t;
         }
         self.unserved_at = left_at;
-        Some(last.unwrap_or((f64::NEG_INFINITY, u32::MAX)))
+        Ok(last.unwrap_or((f64::NEG_INFINITY, u32::MAX)))
     }
 
     fn pending_others(&self) -> Vec<Pending> {
@@ -420,15 +427,19 @@ impl<T: Real> Solver<T> for Heuristic {
             recomputations += 1;
             // Lines 7–12: serve in score order until a fund runs out. Common case: one batch,
             // no sorting (see `serve_batch`).
-            if let Some(last) = state.serve_batch(&rest) {
-                rest.retain(|e| by_score(e, &last) == Ordering::Greater);
-                continue;
-            }
+            let hint = match state.serve_batch(&rest) {
+                Ok(last) => {
+                    rest.retain(|e| by_score(e, &last) == Ordering::Greater);
+                    continue;
+                }
+                Err(hint) => hint,
+            };
             // The guard must divert someone: serve one by one in score order. The first
             // `min d_f` customers cannot exhaust a fund, so they are selected, not sorted with
             // the rest.
             let mut pos = 0usize;
-            let mut floor = 4096usize;
+            // Start with the refused batch's size: the next exhaustion is usually near it.
+            let mut floor = hint.max(4096);
             let mut exhausted = false;
             while pos < rest.len() && !exhausted {
                 let remaining = &mut rest[pos..];
