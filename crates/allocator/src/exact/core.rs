@@ -134,24 +134,46 @@ pub(crate) fn bits(mut m: u64) -> impl Iterator<Item = usize> {
 }
 
 /// The customer's best set at prices `p` (reduced revenue `E_uf − (p_f − p_Z)`): its K highest
-/// eligible funds (for "at most K": only those with positive reduced revenue). Ties go to the
-/// lower fund index.
+/// eligible funds (for "at most K": only those with positive reduced revenue).
+///
+/// Exact ties are broken by rotating with `tie` (the customer's index): with all-equal
+/// revenues, customers then spread over the funds instead of all taking the first, which keeps
+/// the excess the exact phase must route (and its heaps) small. Any choice among ties is a
+/// best set, so this affects speed only.
 #[inline]
-pub(crate) fn best_set<T: Real>(row: &[T], elig: u64, p: &[f64], k: usize, at_most: bool) -> u64 {
+pub(crate) fn best_set<T: Real>(
+    row: &[T],
+    elig: u64,
+    p: &[f64],
+    k: usize,
+    at_most: bool,
+    tie: usize,
+) -> u64 {
     let pz = p[row.len()];
     let mut mask = 0u64;
-    for _ in 0..k {
+    for step in 0..k {
         let mut best = usize::MAX;
         let mut best_r = f64::NEG_INFINITY;
+        let mut ties = 0usize;
         for g in bits(elig & !mask) {
             let r = row[g].to_f64_lossless() - (p[g] - pz);
             if r > best_r {
                 best_r = r;
                 best = g;
+                ties = 1;
+            } else if r == best_r {
+                ties += 1;
             }
         }
         if best == usize::MAX || (at_most && best_r <= 0.0) {
             break;
+        }
+        if ties > 1 {
+            let pick = tie.wrapping_add(step) % ties;
+            best = bits(elig & !mask)
+                .filter(|&g| row[g].to_f64_lossless() - (p[g] - pz) == best_r)
+                .nth(pick)
+                .unwrap_or(best);
         }
         mask |= 1 << best;
     }
@@ -217,7 +239,7 @@ pub(crate) fn assign_all<T: Real>(prob: &Problem<'_, T>, p: &[f64], masks: &mut 
             let mut loads = vec![0i64; f];
             for (o, m) in chunk.iter_mut().enumerate() {
                 let i = c * CHUNK + o;
-                *m = best_set(prob.row(i), prob.eligible(i), p, prob.k, prob.at_most);
+                *m = best_set(prob.row(i), prob.eligible(i), p, prob.k, prob.at_most, i);
                 for g in bits(*m) {
                     loads[g] += 1;
                 }

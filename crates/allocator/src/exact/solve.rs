@@ -140,7 +140,7 @@ pub(crate) fn dual_objective<T: Real>(input: &CoreInput<'_, T>, q: &[f64]) -> f6
         .with_min_len(CHUNK)
         .map(|u| {
             let row = prob.row(u);
-            let m = best_set(row, prob.eligible(u), &p, input.k, input.at_most);
+            let m = best_set(row, prob.eligible(u), &p, input.k, input.at_most, u);
             bits(m)
                 .map(|g| row[g].to_f64_lossless() - q[g])
                 .sum::<f64>()
