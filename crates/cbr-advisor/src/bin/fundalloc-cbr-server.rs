@@ -18,6 +18,10 @@ use fundalloc_cbr_advisor::CaseBase;
 use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
 use fundalloc_cbr_advisor::server::{Server, ServerConfig};
 
+const USAGE: &str = "usage: fundalloc-cbr-server [--case-base FILE.json | --generate CUSTOMERS] \
+[--products P] [--seed S] [--bind 127.0.0.1:7878] [--workers W] [--deadline-ms MS] \
+[--read-timeout-ms MS] [--max-message-bytes B] [--stop-on-stdin-eof]";
+
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut config = ServerConfig::default();
@@ -48,16 +52,7 @@ fn run() -> Result<(), String> {
             "--max-message-bytes" => config.max_message_bytes = num(&a, args.next())?,
             "--stop-on-stdin-eof" => stop_on_eof = true,
             "-h" | "--help" => {
-                println!(
-                    "{}",
-                    include_str!("fundalloc-cbr-server.rs")
-                        .lines()
-                        .skip(3)
-                        .take(5)
-                        .map(|l| l.trim_start_matches("//! "))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
+                println!("{USAGE}");
                 return Ok(());
             }
             other => return Err(format!("unknown argument `{other}` (try --help)")),
