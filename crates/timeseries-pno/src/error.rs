@@ -75,6 +75,9 @@ pub enum PnoError {
     /// A burn tensor could not be read back (dtype or shape out of line).
     #[error("tensor read-back failed: {0}")]
     Tensor(String),
+    /// An error of split conformal calibration (Algorithm 1), e.g. too few calibration windows.
+    #[error(transparent)]
+    Conformal(#[from] fundalloc_conformal::ConformalError),
     /// An error of the evaluation metrics (regret, MSE, …).
     #[error(transparent)]
     Metrics(#[from] fundalloc_metrics::MetricsError),

@@ -6,10 +6,11 @@ use crate::error::{PnoError, Result};
 use crate::solver::RiskConstraint;
 
 /// Algorithm 1: per horizon position h, the split-conformal radius
-/// `r_h` = the ⌈(n+1)γ⌉-th smallest of the n calibration errors `|ŷ_h − y_h|`.
+/// `r_h` = the ⌈(n+1)γ⌉-th smallest of the n calibration errors `|ŷ_h − y_h|`
+/// (computed by `fundalloc-conformal`'s `SplitConformalParams::position_radii`).
 ///
-/// When ⌈(n+1)γ⌉ > n (too few calibration windows for level γ) the largest error is used, and
-/// the coverage guarantee no longer holds; callers should keep n ≥ γ/(1−γ).
+/// When ⌈(n+1)γ⌉ > n (too few calibration windows for level γ) the radius would be infinite;
+/// that is reported as [`PnoError::Conformal`] rather than handed to the solver.
 ///
 /// ```
 /// use fundalloc_timeseries_pno::conformal_radii;
@@ -25,46 +26,9 @@ pub fn conformal_radii(
     truth: ArrayView2<'_, f64>,
     coverage: f64,
 ) -> Result<Array1<f64>> {
-    if pred.dim() != truth.dim() {
-        return Err(PnoError::LengthMismatch {
-            what: "calibration forecasts vs truths (elements)",
-            expected: truth.len(),
-            found: pred.len(),
-        });
-    }
-    let n = pred.nrows();
-    if n == 0 || pred.ncols() == 0 {
-        return Err(PnoError::Empty {
-            what: "calibration set",
-        });
-    }
-    if !(coverage > 0.0 && coverage < 1.0) {
-        return Err(PnoError::InvalidParameter {
-            name: "coverage",
-            value: coverage.to_string(),
-            reason: "must be in (0, 1)",
-        });
-    }
-    let rank = (((n + 1) as f64 * coverage).ceil() as usize).clamp(1, n);
-    let mut radii = Array1::zeros(pred.ncols());
-    for h in 0..pred.ncols() {
-        let mut errors: Vec<f64> = pred
-            .column(h)
-            .iter()
-            .zip(truth.column(h))
-            .map(|(p, y)| (p - y).abs())
-            .collect();
-        if let Some(index) = errors.iter().position(|e| !e.is_finite()) {
-            return Err(PnoError::NonFinite {
-                what: "calibration error",
-                index: index * pred.ncols() + h,
-                value: errors[index],
-            });
-        }
-        let (_, kth, _) = errors.select_nth_unstable_by(rank - 1, f64::total_cmp);
-        radii[h] = *kth;
-    }
-    Ok(radii)
+    Ok(fundalloc_conformal::SplitConformalParams::new(coverage)
+        .check()?
+        .position_radii(pred, truth)?)
 }
 
 /// Fraction of test entries with `|ŷ_h − y_h| ≤ r_h` (empirical coverage of the radii).
@@ -272,6 +236,12 @@ mod tests {
             10.0 / 19.0
         );
         assert!(conformal_radii(pred.view(), truth.view(), 1.0).is_err());
+        // n = 3 windows cannot support γ = 0.95 (rank ⌈4·0.95⌉ = 4 > 3): a typed error.
+        let small = Array2::<f64>::zeros((3, 2));
+        assert!(matches!(
+            conformal_radii(small.view(), small.view(), 0.95),
+            Err(PnoError::Conformal(_))
+        ));
         assert!(conformal_radii(pred.view(), truth.t(), 0.5).is_err());
         let mut bad = truth.clone();
         bad[[3, 1]] = f64::NAN;

@@ -110,7 +110,7 @@ fn pno_and_patchtst_run_and_record_history() {
 #[test]
 fn same_seed_same_model() {
     let _guard = serial();
-    let data = sine_data(200, 20, 5);
+    let data = sine_data(300, 20, 5);
     let params = TrainParams::new().epochs(1).seed(3).check().unwrap();
     let device = Device::flex();
     let a = fit_pto(&NLinearConfig, &data, &params, &device, &mut NoObserver).unwrap();
