@@ -16,7 +16,9 @@
 //!    `+0.0` share a key, so they tie as floats do) and split by class in one branch-free pass
 //!    (blocks of the input in parallel, each writing to its own slices of the outputs).
 //! 2. Each class is cut into chunks of similar size (about one per worker thread in all, at
-//!    most [`MAX_PARTS`] parts) and each chunk is LSD radix sorted, in parallel with rayon.
+//!    most [`MAX_PARTS`] parts) and each chunk is radix sorted (a most-significant-digit split
+//!    into cache-sized buckets, then least-significant-digit passes inside each bucket), in
+//!    parallel with rayon.
 //! 3. Pair counts are additive over chunks, so `2U = Σ_{a,b} count(P_a, N_b)`, each term one
 //!    linear merge of a sorted positive chunk with a sorted negative chunk.
 //!

@@ -17,61 +17,113 @@ pub(crate) fn order_key(x: f64) -> u64 {
     bits ^ flip
 }
 
-const DIGIT_BITS: usize = 11;
-const BUCKETS: usize = 1 << DIGIT_BITS;
-const MASK: u64 = (BUCKETS as u64) - 1;
-/// ⌈64 / 11⌉ passes cover all bits.
-const PASSES: usize = 64_usize.div_ceil(DIGIT_BITS);
+/// Digit width of the most-significant-digit split (2048 buckets).
+const MSD_BITS: u32 = 11;
+/// Digit width of the in-cache least-significant-digit passes (256 buckets).
+const LSD_BITS: u32 = 8;
 /// Below this length the standard library's pattern-defeating quicksort is faster.
-const SMALL: usize = 512;
+const SMALL: usize = 256;
+/// Slices up to this length (128 KiB of keys) fit in the L2 cache: LSD passes there are cheap.
+const IN_CACHE: usize = 1 << 14;
 
-/// Sorts `keys` ascending with a least-significant-digit radix sort (11-bit digits).
+/// Sorts `keys` ascending: a cache-aware radix sort.
 ///
-/// One read pass builds the histograms of all digits; a digit whose values are all equal (for
-/// example the sign/exponent digit of scores in a narrow range) is skipped.
+/// Large slices are split by their most significant *varying* 11-bit digit (bits above it are
+/// shared by all keys: read off `min ^ max`) into up to 2048 buckets, each sorted recursively.
+/// Once a bucket fits in cache it is sorted by 8-bit LSD counting passes over the bits below
+/// its shared prefix, skipping digits that are constant. Every step is a stable counting sort,
+/// so the whole sort is exact; it needs one scratch buffer of the same length.
 pub(crate) fn radix_sort(keys: &mut [u64]) {
+    let mut scratch = vec![0u64; keys.len()];
+    sort(keys, &mut scratch);
+}
+
+/// Sorts `keys` in place, using `scratch` (same length) as work space.
+fn sort(keys: &mut [u64], scratch: &mut [u64]) {
     let n = keys.len();
     if n < SMALL {
         keys.sort_unstable();
         return;
     }
-    let mut histograms = vec![[0usize; BUCKETS]; PASSES];
+    let (min, max) = keys
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+    if min == max {
+        return;
+    }
+    // Highest bit where keys differ; everything above it is a shared prefix.
+    let top = 63 - (min ^ max).leading_zeros();
+    if n <= IN_CACHE {
+        lsd(keys, scratch, top + 1);
+        return;
+    }
+    let shift = (top + 1).saturating_sub(MSD_BITS);
+    let mask = (1u64 << (top + 1 - shift)) - 1;
+    let mut counts = vec![0usize; 1 << MSD_BITS];
     for &k in keys.iter() {
-        for (pass, hist) in histograms.iter_mut().enumerate() {
-            hist[((k >> (pass * DIGIT_BITS)) & MASK) as usize] += 1;
+        counts[((k >> shift) & mask) as usize] += 1;
+    }
+    let mut offsets = vec![0usize; counts.len()];
+    let mut running = 0;
+    for (offset, &count) in offsets.iter_mut().zip(&counts) {
+        *offset = running;
+        running += count;
+    }
+    for &k in keys.iter() {
+        let digit = ((k >> shift) & mask) as usize;
+        scratch[offsets[digit]] = k;
+        offsets[digit] += 1;
+    }
+    // Sort each bucket (now in `scratch`) using the matching part of `keys` as work space.
+    let (mut rest_scratch, mut rest_keys) = (&mut scratch[..], &mut keys[..]);
+    for &count in &counts {
+        let (bucket, s_tail) = std::mem::take(&mut rest_scratch).split_at_mut(count);
+        let (work, k_tail) = std::mem::take(&mut rest_keys).split_at_mut(count);
+        if shift > 0 {
+            sort(bucket, work);
+        }
+        (rest_scratch, rest_keys) = (s_tail, k_tail);
+    }
+    keys.copy_from_slice(scratch);
+}
+
+/// LSD radix sort on bits `0..bits` (higher bits are equal in all keys), 8 bits per pass.
+fn lsd(keys: &mut [u64], scratch: &mut [u64], bits: u32) {
+    const BUCKETS: usize = 1 << LSD_BITS;
+    let passes = bits.div_ceil(LSD_BITS) as usize;
+    let mut histograms = [[0u32; BUCKETS]; 8];
+    for &k in keys.iter() {
+        for (pass, hist) in histograms[..passes].iter_mut().enumerate() {
+            hist[((k >> (pass * LSD_BITS as usize)) & (BUCKETS as u64 - 1)) as usize] += 1;
         }
     }
-    let mut scratch = vec![0u64; n];
+    let n = keys.len() as u32;
     let mut data_in_keys = true;
-    for (pass, hist) in histograms.iter().enumerate() {
+    for (pass, hist) in histograms[..passes].iter().enumerate() {
         if hist.contains(&n) {
-            continue; // every key has the same digit here: the pass would not move anything
+            continue; // this digit is the same in every key
         }
-        let shift = pass * DIGIT_BITS;
-        if data_in_keys {
-            scatter(keys, &mut scratch, hist, shift);
+        let mut offsets = [0u32; BUCKETS];
+        let mut running = 0;
+        for (offset, &count) in offsets.iter_mut().zip(hist.iter()) {
+            *offset = running;
+            running += count;
+        }
+        let shift = pass * LSD_BITS as usize;
+        let (src, dst): (&[u64], &mut [u64]) = if data_in_keys {
+            (keys, scratch)
         } else {
-            scatter(&scratch, keys, hist, shift);
+            (scratch, keys)
+        };
+        for &k in src {
+            let digit = ((k >> shift) & (BUCKETS as u64 - 1)) as usize;
+            dst[offsets[digit] as usize] = k;
+            offsets[digit] += 1;
         }
         data_in_keys = !data_in_keys;
     }
     if !data_in_keys {
-        keys.copy_from_slice(&scratch);
-    }
-}
-
-/// One stable counting-sort pass on the digit at `shift`.
-fn scatter(src: &[u64], dst: &mut [u64], hist: &[usize; BUCKETS], shift: usize) {
-    let mut offsets = [0usize; BUCKETS];
-    let mut running = 0;
-    for (offset, &count) in offsets.iter_mut().zip(hist.iter()) {
-        *offset = running;
-        running += count;
-    }
-    for &k in src {
-        let digit = ((k >> shift) & MASK) as usize;
-        dst[offsets[digit]] = k;
-        offsets[digit] += 1;
+        keys.copy_from_slice(scratch);
     }
 }
 
@@ -120,7 +172,7 @@ mod tests {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
         };
-        for n in [0, 1, 2, 511, 512, 513, 5000] {
+        for n in [0, 1, 2, 255, 256, 257, 5000, 40_000] {
             let mut keys: Vec<u64> = (0..n).map(|_| next()).collect();
             // Also many duplicates and constant high digits.
             keys.extend((0..n / 2).map(|i| (i % 7) as u64));
@@ -129,6 +181,27 @@ mod tests {
             radix_sort(&mut keys);
             assert_eq!(keys, expected, "n = {n}");
         }
+    }
+
+    #[test]
+    fn skewed_float_keys_through_the_msd_split() {
+        // 60k squashed values (most share a few exponents) with exact duplicates and both signs.
+        let xs: Vec<f64> = (0..60_000)
+            .map(|i| {
+                let z = ((i * 7919) % 60_001) as f64 / 6_000.0 - 5.0;
+                let s = 1.0 / (1.0 + (-z).exp());
+                if i % 3 == 0 {
+                    (s * 100.0).round() / 100.0
+                } else {
+                    s - 0.5
+                }
+            })
+            .collect();
+        let mut keys: Vec<u64> = xs.iter().map(|&x| order_key(x)).collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        radix_sort(&mut keys);
+        assert_eq!(keys, expected);
     }
 
     #[test]
