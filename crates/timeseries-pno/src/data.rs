@@ -215,6 +215,29 @@ mod tests {
     }
 
     #[test]
+    fn stock_data_windows_match_the_reference_protocol() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/stock_data.csv"
+        );
+        if !std::path::Path::new(path).is_file() {
+            eprintln!("skipping: {path} not found");
+            return;
+        }
+        let series = load_csv_column(path, "djia").unwrap();
+        assert_eq!(series.len(), 8597);
+        let data = Dataset::new(series, WindowSpec::new(150, 30).unwrap()).unwrap();
+        // train ⌊0.7·8597⌋ = 6017 rows, test ⌊0.2·8597⌋ = 1719, validation 861.
+        assert_eq!(data.train.len(), 6017 - 180 + 1);
+        assert_eq!(data.validation.len(), 861 + 150 - 180 + 1);
+        assert_eq!(data.test.len(), 1719 + 150 - 180 + 1);
+        // The first test target is row 6878 (= 8597 − 1719) of the raw column.
+        let raw = data.series().raw().values();
+        assert_eq!(data.test.raw_targets[[0, 0]], raw[6878]);
+        assert_eq!(data.validation.raw_targets[[0, 0]], raw[6017]);
+    }
+
+    #[test]
     fn csv_errors_are_typed() {
         let ok = "a,b\n1,2\n3,4\n";
         assert_eq!(
