@@ -227,7 +227,8 @@ impl CaseBase {
             .into_par_iter()
             .fold(
                 || Step1State {
-                    heap: BinaryHeap::with_capacity(n.min(self.len()) + 1),
+                    // Grows on demand: a split never holds more than min(n, cases it saw).
+                    heap: BinaryHeap::new(),
                     buf: vec![0.0; CHUNK],
                     scratch: KernelScratch::default(),
                 },
