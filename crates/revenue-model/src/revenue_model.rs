@@ -1,6 +1,6 @@
 //! A trained model: prediction of samples and of full customer × fund matrices.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array1, ArrayView2};
 use rayon::prelude::*;
 
@@ -8,6 +8,7 @@ use fundalloc_core_types::RevenueMatrix;
 
 use crate::encode::Encoder;
 use crate::model::{Counterfactual, Heads, ModelKind, Net, NetDims};
+use crate::nn::blocks::{Inputs, SideInputs};
 use crate::train::{missing_head, read_scalar};
 use crate::{Dataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
 
@@ -43,6 +44,10 @@ pub struct RevenueModel {
     /// Validation-mode network on the plain Flex device.
     pub(crate) net: Net,
 }
+
+/// Where each schema column of a pair comes from: (side, column in that side's table), for the
+/// categorical and the numeric features.
+type ColumnSources<'a> = (&'a [(Side, usize)], &'a [(Side, usize)]);
 
 /// Host copies of one chunk's heads.
 struct HostHeads {
@@ -203,45 +208,53 @@ impl RevenueModel {
         };
         let cat_src = locate(self.schema.categorical().iter().map(|c| c.side).collect());
         let num_src = locate(self.schema.numeric().iter().map(|c| c.side).collect());
+        let d = self.schema.embedding_dim();
+        let mut mask_c = Vec::with_capacity(self.schema.input_dim());
+        for c in self.schema.categorical() {
+            mask_c.extend(std::iter::repeat_n(
+                f32::from(u8::from(c.side == Side::Customer)),
+                d,
+            ));
+        }
+        for n in self.schema.numeric() {
+            mask_c.push(f32::from(u8::from(n.side == Side::Customer)));
+        }
+        let mask_f: Vec<f32> = mask_c.iter().map(|m| 1.0 - m).collect();
+        let src = (cat_src.as_slice(), num_src.as_slice());
+        let fund_rows: Vec<(Option<usize>, Option<usize>)> =
+            (0..nf).map(|f| (None, Some(f))).collect();
         let per_chunk = (PREDICT_CHUNK / nf).max(1);
         let starts: Vec<usize> = (0..nu).step_by(per_chunk).collect();
         let chunks: Vec<Vec<f32>> = starts
             .par_iter()
             .map(|&s| {
+                let device = Self::device();
                 let users = s..(s + per_chunk).min(nu);
-                let rows = users.len() * nf;
-                let mut codes = Vec::with_capacity(rows * cat_src.len());
-                let mut values = Vec::with_capacity(rows * num_src.len());
-                let mut raw_cat = ndarray::Array1::<u32>::zeros(cat_src.len());
-                let mut raw_num = ndarray::Array1::<f32>::zeros(num_src.len());
-                for u in users {
-                    for f in 0..nf {
-                        for (j, &(side, k)) in cat_src.iter().enumerate() {
-                            raw_cat[j] = match side {
-                                Side::Customer => customers.categorical[[u, k]],
-                                Side::Fund => funds.categorical[[f, k]],
-                            };
-                        }
-                        for (j, &(side, k)) in num_src.iter().enumerate() {
-                            raw_num[j] = match side {
-                                Side::Customer => customers.numeric[[u, k]],
-                                Side::Fund => funds.numeric[[f, k]],
-                            };
-                        }
-                        self.encoder.push_codes(raw_cat.view(), &mut codes);
-                        self.encoder.push_numeric(raw_num.view(), &mut values);
+                let mask = |m: &[f32]| {
+                    Tensor::<2>::from_data(TensorData::new(m.to_vec(), [1, m.len()]), &device)
+                };
+                // Factorised path: customer rows and fund rows encoded separately, the first
+                // layer split between them (see `Mlp::forward_pairwise`).
+                let cust_rows: Vec<_> = users.clone().map(|u| (Some(u), None)).collect();
+                let c = SideInputs {
+                    inputs: self.encode_pairs(customers, funds, src, &cust_rows, &device),
+                    mask: mask(&mask_c),
+                };
+                let f = SideInputs {
+                    inputs: self.encode_pairs(customers, funds, src, &fund_rows, &device),
+                    mask: mask(&mask_f),
+                };
+                let heads = match self.net.heads_pairwise(&c, &f) {
+                    Some(h) => h,
+                    None => {
+                        let pairs: Vec<_> = users
+                            .flat_map(|u| (0..nf).map(move |f| (Some(u), Some(f))))
+                            .collect();
+                        let inputs = self.encode_pairs(customers, funds, src, &pairs, &device);
+                        self.net.heads(&inputs)
                     }
-                }
-                let inputs = Encoder::to_inputs(
-                    codes,
-                    cat_src.len(),
-                    values,
-                    num_src.len(),
-                    rows,
-                    &Self::device(),
-                );
-                let h = host(&self.net.heads(&inputs))?;
-                let p = self.assemble(vec![h]);
+                };
+                let p = self.assemble(vec![host(&heads)?]);
                 p.expected
                     .map(|e| e.to_vec())
                     .ok_or(RevenueModelError::Unsupported {
@@ -252,6 +265,46 @@ impl RevenueModel {
             .collect::<Result<_>>()?;
         let values: Vec<f32> = chunks.concat();
         Ok(RevenueMatrix::from_shape_vec(nu, nf, values)?)
+    }
+
+    /// Encodes rows made of customer `u` and fund `f` features in schema order; a missing side
+    /// is filled with code 0 and value 0 (masked away by the caller).
+    fn encode_pairs(
+        &self,
+        customers: &FeatureTable,
+        funds: &FeatureTable,
+        (cat_src, num_src): ColumnSources<'_>,
+        rows: &[(Option<usize>, Option<usize>)],
+        device: &Device,
+    ) -> Inputs {
+        let mut codes = Vec::with_capacity(rows.len() * cat_src.len());
+        let mut values = Vec::with_capacity(rows.len() * num_src.len());
+        let mut raw_cat = Array1::<u32>::zeros(cat_src.len());
+        let mut raw_num = Array1::<f32>::zeros(num_src.len());
+        for &(u, f) in rows {
+            for (j, &(side, k)) in cat_src.iter().enumerate() {
+                raw_cat[j] = match side {
+                    Side::Customer => u.map_or(0, |u| customers.categorical[[u, k]]),
+                    Side::Fund => f.map_or(0, |f| funds.categorical[[f, k]]),
+                };
+            }
+            for (j, &(side, k)) in num_src.iter().enumerate() {
+                raw_num[j] = match side {
+                    Side::Customer => u.map_or(0.0, |u| customers.numeric[[u, k]]),
+                    Side::Fund => f.map_or(0.0, |f| funds.numeric[[f, k]]),
+                };
+            }
+            self.encoder.push_codes(raw_cat.view(), &mut codes);
+            self.encoder.push_numeric(raw_num.view(), &mut values);
+        }
+        Encoder::to_inputs(
+            codes,
+            cat_src.len(),
+            values,
+            num_src.len(),
+            rows.len(),
+            device,
+        )
     }
 
     /// Turns raw heads (model units) into predictions (revenue units).

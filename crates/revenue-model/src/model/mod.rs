@@ -11,7 +11,7 @@ pub use kind::ModelKind;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use crate::nn::blocks::{Embedder, Inputs, Labels};
+use crate::nn::blocks::{Embedder, Inputs, Labels, SideInputs};
 use crate::nn::loss::CounterfactualTerm;
 use ours::TwoTower;
 use shared_bottom::{Mmoe, SharedBottom};
@@ -104,6 +104,25 @@ impl Net {
             Net::Mmoe(n) => n.heads(inputs),
             Net::Esmm(n) | Net::MtlMse(n) => two_task::heads(n, inputs),
             Net::Ziln(n) => single::ziln_heads(n, inputs),
+        }
+    }
+
+    /// Heads of every customer × fund pair (row `c·F + f`) through the factorised first layer,
+    /// or `None` for networks without that path (Shared-Bottom, MMoE, DNN-C), which the caller
+    /// then predicts pair by pair.
+    pub(crate) fn heads_pairwise(&self, c: &SideInputs, f: &SideInputs) -> Option<Heads> {
+        match self {
+            Net::Ours(n) => {
+                let (logit, rev) = n.towers_pairwise(c, f);
+                Some(ours::heads_from(logit, rev))
+            }
+            Net::Esmm(n) | Net::MtlMse(n) => {
+                let (logit, rev) = n.towers_pairwise(c, f);
+                Some(two_task::heads_from(logit, rev))
+            }
+            Net::DnnR(n) => Some(single::dnn_r_heads_from(&n.out_pairwise(c, f))),
+            Net::Ziln(n) => Some(single::ziln_heads_from(&n.out_pairwise(c, f))),
+            Net::DnnC(_) | Net::SharedBottom(_) | Net::Mmoe(_) => None,
         }
     }
 

@@ -5,7 +5,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use crate::nn::blocks::{Embedder, Inputs, Labels, Tower, column};
+use crate::nn::blocks::{Embedder, Inputs, Labels, SideInputs, Tower, column};
 use crate::nn::loss::{entire_space_nll, sigma_from_raw};
 
 use super::{Counterfactual, Heads, NetDims};
@@ -34,10 +34,22 @@ impl TwoTower {
         let logit = column(&self.conversion.forward(x.clone()), 0);
         (logit, self.revenue.forward(x))
     }
+
+    /// The same for every customer × fund pair (row `c·F + f`).
+    pub(crate) fn towers_pairwise(&self, c: &SideInputs, f: &SideInputs) -> (Tensor<1>, Tensor<2>) {
+        let xc = self.embed.forward_masked(&c.inputs, &c.mask);
+        let xf = self.embed.forward_masked(&f.inputs, &f.mask);
+        let logit = column(&self.conversion.forward_pairwise(xc.clone(), xf.clone()), 0);
+        (logit, self.revenue.forward_pairwise(xc, xf))
+    }
 }
 
 pub(crate) fn heads(net: &TwoTower, inputs: &Inputs) -> Heads {
     let (logit, rev) = net.towers(inputs);
+    heads_from(logit, rev)
+}
+
+pub(crate) fn heads_from(logit: Tensor<1>, rev: Tensor<2>) -> Heads {
     Heads {
         logit: Some(logit),
         mu: Some(column(&rev, 0)),

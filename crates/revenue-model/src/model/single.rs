@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor};
 
-use crate::nn::blocks::{Embedder, Inputs, Labels, Tower, column};
+use crate::nn::blocks::{Embedder, Inputs, Labels, SideInputs, Tower, column};
 use crate::nn::loss::{bce_with_logits, lognormal_nll_positive, mse, sigma_from_raw};
 
 use super::{Heads, NetDims};
@@ -33,6 +33,13 @@ impl SingleTower {
     fn out(&self, inputs: &Inputs) -> Tensor<2> {
         self.tower.forward(self.embed.forward(inputs))
     }
+
+    /// Tower outputs for every customer × fund pair (row `c·F + f`).
+    pub(crate) fn out_pairwise(&self, c: &SideInputs, f: &SideInputs) -> Tensor<2> {
+        let xc = self.embed.forward_masked(&c.inputs, &c.mask);
+        let xf = self.embed.forward_masked(&f.inputs, &f.mask);
+        self.tower.forward_pairwise(xc, xf)
+    }
 }
 
 pub(crate) fn dnn_c_heads(net: &SingleTower, inputs: &Inputs) -> Heads {
@@ -47,8 +54,12 @@ pub(crate) fn dnn_c_loss(h: &Heads, labels: &Labels) -> Option<Tensor<1>> {
 }
 
 pub(crate) fn dnn_r_heads(net: &SingleTower, inputs: &Inputs) -> Heads {
+    dnn_r_heads_from(&net.out(inputs))
+}
+
+pub(crate) fn dnn_r_heads_from(out: &Tensor<2>) -> Heads {
     Heads {
-        expected: Some(softplus(column(&net.out(inputs), 0), 1.0)),
+        expected: Some(softplus(column(out, 0), 1.0)),
         ..Heads::default()
     }
 }
@@ -58,11 +69,14 @@ pub(crate) fn dnn_r_loss(h: &Heads, labels: &Labels) -> Option<Tensor<1>> {
 }
 
 pub(crate) fn ziln_heads(net: &SingleTower, inputs: &Inputs) -> Heads {
-    let out = net.out(inputs);
+    ziln_heads_from(&net.out(inputs))
+}
+
+pub(crate) fn ziln_heads_from(out: &Tensor<2>) -> Heads {
     Heads {
-        logit: Some(column(&out, 0)),
-        mu: Some(column(&out, 1)),
-        sigma: Some(sigma_from_raw(column(&out, 2))),
+        logit: Some(column(out, 0)),
+        mu: Some(column(out, 1)),
+        sigma: Some(sigma_from_raw(column(out, 2))),
         ..Heads::default()
     }
 }

@@ -18,6 +18,10 @@ use super::ours::TwoTower;
 
 pub(crate) fn heads(net: &TwoTower, inputs: &Inputs) -> Heads {
     let (logit, rev) = net.towers(inputs);
+    heads_from(logit, rev)
+}
+
+pub(crate) fn heads_from(logit: Tensor<1>, rev: Tensor<2>) -> Heads {
     Heads {
         logit: Some(logit),
         revenue: Some(softplus(column(&rev, 0), 1.0)),

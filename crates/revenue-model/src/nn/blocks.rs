@@ -99,6 +99,32 @@ impl Mlp {
     }
 }
 
+impl Mlp {
+    /// The MLP on every pair of a customer part `xc` (`C × d`) and a fund part `xf` (`F × d`),
+    /// where the full input of pair (c, f) is `xc[c] + xf[f]` (disjoint non-zero columns).
+    /// The first layer is linear, so `W(xc + xf) + b = (W xc + b) + W xf`: it runs on C + F
+    /// rows instead of C·F, and only the later layers see every pair. Output row `c·F + f`.
+    pub(crate) fn forward_pairwise(&self, xc: Tensor<2>, xf: Tensor<2>) -> Tensor<2> {
+        let [c, d] = xc.dims();
+        let f = xf.dims()[0];
+        let Some((first, rest)) = self.layers.split_first() else {
+            let sum = xc.unsqueeze_dim::<3>(1).expand([c, f, d])
+                + xf.unsqueeze_dim::<3>(0).expand([c, f, d]);
+            return sum.reshape([c * f, d]);
+        };
+        let ac = first.forward(xc); // C × H, bias included once
+        let af = xf.matmul(first.weight.val()); // F × H
+        let h = ac.dims()[1];
+        let pre =
+            ac.unsqueeze_dim::<3>(1).expand([c, f, h]) + af.unsqueeze_dim::<3>(0).expand([c, f, h]);
+        let mut x = self.dropout.forward(relu(pre.reshape([c * f, h])));
+        for layer in rest {
+            x = self.dropout.forward(relu(layer.forward(x)));
+        }
+        x
+    }
+}
+
 /// An MLP followed by a linear head of `d_out` outputs.
 #[derive(Module, Debug)]
 pub(crate) struct Tower {
@@ -125,6 +151,29 @@ impl Tower {
     pub(crate) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.head.forward(self.mlp.forward(x))
     }
+
+    /// `(C·F) × d_out`, see [`Mlp::forward_pairwise`].
+    pub(crate) fn forward_pairwise(&self, xc: Tensor<2>, xf: Tensor<2>) -> Tensor<2> {
+        self.head.forward(self.mlp.forward_pairwise(xc, xf))
+    }
+}
+
+impl Embedder {
+    /// The embedder output with the columns of the other side zeroed (`mask`: 1 keeps a
+    /// column), for [`Mlp::forward_pairwise`].
+    pub(crate) fn forward_masked(&self, inputs: &Inputs, mask: &Tensor<2>) -> Tensor<2> {
+        let x = self.forward(inputs);
+        let dims = x.dims();
+        x * mask.clone().expand(dims)
+    }
+}
+
+/// Inputs of one side for pairwise prediction: the customer (or fund) rows and the `1 × d`
+/// mask of that side's embedder columns.
+#[derive(Debug, Clone)]
+pub(crate) struct SideInputs {
+    pub(crate) inputs: Inputs,
+    pub(crate) mask: Tensor<2>,
 }
 
 /// Column `j` of a `B × k` tensor as a `B` vector.
