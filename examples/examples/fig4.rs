@@ -155,6 +155,16 @@ fn print_table(rows: &[Row], backend: &str) {
     }
 }
 
+/// Axis label for a customer count: only 1, 2, 5 × 10ⁿ are labelled, as "10k", "200k".
+fn thousands(x: &f64) -> String {
+    let lead = x / 10f64.powf(x.log10().floor());
+    if [1.0, 2.0, 5.0].iter().any(|l| (lead - l).abs() < 1e-6) {
+        format!("{}k", x / 1000.0)
+    } else {
+        String::new()
+    }
+}
+
 fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn Error>> {
     register_font();
     if let Some(dir) = path.parent() {
@@ -192,7 +202,7 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn Error>> {
     chart
         .configure_mesh()
         .x_desc("customers")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&thousands)
         .y_desc("%")
         .label_style((FONT, 13))
         .draw()?;
@@ -262,7 +272,7 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn Error>> {
     chart
         .configure_mesh()
         .x_desc("customers")
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_label_formatter(&thousands)
         .y_desc("s")
         .label_style((FONT, 13))
         .draw()?;
@@ -278,6 +288,7 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn Error>> {
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .label_font((FONT, 14))
         .background_style(WHITE)
         .border_style(BLACK)
