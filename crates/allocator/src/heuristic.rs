@@ -34,8 +34,9 @@ use crate::solver::{Solution, Solver, finish};
 /// and a note counts the diverted customers. HA never returns an infeasible allocation.
 ///
 /// Cost: one `O(U·F log F)` pass to sort each customer's funds once, then per recomputation an
-/// `O(R·F)` pass (R customers left, parallel with rayon) and partial selection of the next
-/// customers (no full re-sort). Supports the paper's form (exactly K, exact `d_f`), any K.
+/// `O(R·F)` pass (R customers left, parallel with rayon); each epoch up to the next exhausted
+/// fund is then served as one batch found by per-fund selection, without sorting customers
+/// (`docs/allocation.md`). Supports the paper's form (exactly K, exact `d_f`), any K.
 ///
 /// ```
 /// use fundalloc_allocator::prelude::*;
