@@ -182,3 +182,31 @@ proptest! {
         }
     }
 }
+
+/// The exact solver against HiGHS (feature `highs`) on training-like instances: identical
+/// objectives to 1e-9.
+#[cfg(feature = "highs")]
+#[test]
+fn equals_highs_on_random_instances() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(11);
+    for h in [1usize, 2, 30, 144] {
+        for _ in 0..50 {
+            let cost: Vec<f64> = (0..h).map(|_| rng.random_range(-5.0..5.0)).collect();
+            let risk: Vec<f64> = (0..h).map(|_| rng.random_range(0.0..2.0)).collect();
+            let budget = rng.random_range(-0.2..2.0);
+            let exact = solve_risk_aware(&cost, &risk, budget);
+            let highs = super::highs::solve_with_highs(&cost, &risk, budget);
+            match (exact, highs) {
+                (Ok(e), Ok(hi)) => assert!(
+                    (e.objective() - hi).abs() < 1e-9,
+                    "{} vs {hi}",
+                    e.objective()
+                ),
+                (Err(PnoError::Infeasible { .. }), Err(PnoError::Infeasible { .. })) => {}
+                (e, hi) => panic!("exact {e:?} vs HiGHS {hi:?}"),
+            }
+        }
+    }
+}
