@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fundalloc_allocator::{
-    AllocError, AllocationProblem, GreedyTopK, Heuristic, Lp, Manual, Real, Solution, Solver,
+    AllocError, AllocationProblem, Exact, GreedyTopK, Heuristic, Lp, Manual, Real, Solution, Solver,
 };
 
 use input::{InputError, Revenue};
@@ -33,7 +33,7 @@ enum Command {
 }
 
 /// The solver names `--solver` accepts; each maps to a solver in [`make_solver`].
-const SOLVERS: &[&str] = &["ha", "manual", "greedy", "lp", "mip"];
+const SOLVERS: &[&str] = &["exact", "ha", "manual", "greedy", "lp", "mip"];
 
 #[derive(clap::Args, Debug)]
 struct AllocateArgs {
@@ -49,8 +49,8 @@ struct AllocateArgs {
     /// Funds per customer.
     #[arg(long, default_value_t = 1)]
     k: usize,
-    /// Solver.
-    #[arg(long, default_value = "ha", value_parser = clap::builder::PossibleValuesParser::new(SOLVERS))]
+    /// Solver (`exact`: the proven optimum with its duality gap, the default).
+    #[arg(long, default_value = "exact", value_parser = clap::builder::PossibleValuesParser::new(SOLVERS))]
     solver: String,
     /// Fund priority for `manual`: fund ids, comma-separated, highest first.
     #[arg(long, value_delimiter = ',')]
@@ -75,6 +75,7 @@ fn make_solver<T: Real>(
         None => lp,
     };
     match name {
+        "exact" => Box::new(Exact::new()),
         "manual" => Box::new(priority.map_or_else(Manual::new, Manual::with_priority)),
         "greedy" => Box::new(GreedyTopK::new()),
         "lp" => Box::new(lp(Lp::new())),

@@ -89,6 +89,7 @@ fn every_solver_on_csv_input() {
     let f = Files::new();
     // Optimum: c1 → bold (4), c2 → safe (3), c3 → safe (2) = 9.
     for (solver, objective, feasible) in [
+        ("exact", Some(9.0), true),
         ("ha", None, true),
         ("manual", None, true),
         ("lp", Some(9.0), true),
@@ -109,6 +110,11 @@ fn every_solver_on_csv_input() {
     let v = json(&f.run("E.csv", &["--solver", "lp"]));
     assert!(v["gap"].as_f64().unwrap() < 1e-9);
     assert_eq!(v["bound"].as_f64().unwrap(), 9.0);
+    // The default solver is the exact one, with its certificate's bound and gap.
+    let v = json(&f.run("E.csv", &[]));
+    assert_eq!(v["solver"], "exact");
+    assert_eq!(v["objective"].as_f64().unwrap(), 9.0);
+    assert!(v["gap"].as_f64().unwrap() < 1e-9);
 }
 
 #[test]
