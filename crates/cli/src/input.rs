@@ -6,6 +6,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel};
+use rustc_hash::FxHashMap;
 
 use crate::npy::{self, Dtype};
 
@@ -27,9 +28,50 @@ fn err(file: &Path, line: Option<u64>, message: impl Into<String>) -> InputError
     }
 }
 
+/// Customer ids in file order, stored compactly: one text buffer and the end offset of each id
+/// (10 M ids cost ~2 allocations instead of 10 M `String`s).
+#[derive(Default)]
+pub(crate) struct Ids {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Ids {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The id of customer `i` (`i < len()`).
+    pub(crate) fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn push(&mut self, id: &str) {
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+    }
+
+    /// Index of every id, with a fast non-cryptographic hasher (ids are not adversarial here:
+    /// they come from the user's own file). Errors with the two positions of a duplicate.
+    fn index(&self) -> Result<FxHashMap<&str, usize>, (usize, usize)> {
+        let mut map = FxHashMap::with_capacity_and_hasher(self.len(), Default::default());
+        for i in 0..self.len() {
+            if let Some(first) = map.insert(self.get(i), i) {
+                return Err((first, i));
+            }
+        }
+        Ok(map)
+    }
+}
+
 /// Customers in file order.
 pub(crate) struct Customers {
-    pub(crate) ids: Vec<String>,
+    pub(crate) ids: Ids,
     pub(crate) tolerance: Vec<RiskLevel>,
 }
 
@@ -122,21 +164,67 @@ pub(crate) fn read_customers(path: &Path) -> Result<Customers, InputError> {
     let mut r = open_csv(path)?;
     check_header(path, &mut r, &["customer_id", "risk_tolerance"])?;
     let mut out = Customers {
-        ids: Vec::new(),
+        ids: Ids::default(),
         tolerance: Vec::new(),
     };
-    let mut seen = HashMap::new();
-    for rec in records(path, &mut r) {
-        let rec = rec?;
-        let line = line_of(&rec);
-        check_unique(path, &mut seen, &rec[0], line)?;
-        out.tolerance
-            .push(parse_level(path, line, "risk_tolerance", &rec[1])?);
-        out.ids.push(rec[0].to_string());
+    // Byte records, reused: no per-row allocation (this file can hold 10 M rows).
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                return Err(err(path, line, format!("malformed CSV: {e}")));
+            }
+        }
+        let line = rec.position().map(|p| p.line());
+        let field = |i: usize| {
+            std::str::from_utf8(&rec[i])
+                .map_err(|e| err(path, line, format!("malformed CSV: invalid UTF-8: {e}")))
+        };
+        let tolerance = parse_level(path, line, "risk_tolerance", field(1)?)?;
+        out.ids.push(field(0)?);
+        out.tolerance.push(tolerance);
     }
     if out.ids.is_empty() {
         return Err(err(path, None, "no customers"));
     }
+    if let Err((first, dup)) = out.ids.index() {
+        // Rare error path: read the file again for the two line numbers.
+        let lines = record_lines(path, &[first, dup])?;
+        return Err(err(
+            path,
+            Some(lines[1]),
+            format!(
+                "duplicate id `{}` (first on line {})",
+                out.ids.get(dup),
+                lines[0]
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// The 1-based lines of the records with the given (ascending) indices.
+fn record_lines(path: &Path, wanted: &[usize]) -> Result<Vec<u64>, InputError> {
+    let mut r = open_csv(path)?;
+    let mut rec = csv::ByteRecord::new();
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut i = 0usize;
+    while out.len() < wanted.len() {
+        let more = r
+            .read_byte_record(&mut rec)
+            .map_err(|e| err(path, None, format!("malformed CSV: {e}")))?;
+        if !more {
+            break;
+        }
+        if wanted[out.len()] == i {
+            out.push(rec.position().map_or(0, |p| p.line()));
+        }
+        i += 1;
+    }
+    out.resize(wanted.len(), 0);
     Ok(out)
 }
 
@@ -278,27 +366,31 @@ pub(crate) fn read_revenue_csv(
             ),
         ));
     }
-    let customer_index: HashMap<&str, usize> = customers
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    // Rows usually list the customers in the customers file's order: then row i is customer i
+    // and nothing is hashed. The id index is built only at the first row out of order.
+    let mut customer_index: Option<FxHashMap<&str, usize>> = None;
     let (u, f) = (customers.ids.len(), funds.ids.len());
     let mut values = vec![f64::NAN; u * f];
     let mut lines = vec![0u64; u];
     let mut seen = vec![false; u];
-    for rec in records(path, &mut r) {
+    for (row, rec) in records(path, &mut r).enumerate() {
         let rec = rec?;
         let line = line_of(&rec);
         let id = &rec[0];
-        let c = *customer_index.get(id).ok_or_else(|| {
-            err(
-                path,
-                line,
-                format!("customer `{id}` is not in the customers file"),
-            )
-        })?;
+        let c = if customer_index.is_none() && row < u && customers.ids.get(row) == id {
+            row
+        } else {
+            // `read_customers` already rejected duplicate ids, so the index cannot fail.
+            let index =
+                customer_index.get_or_insert_with(|| customers.ids.index().unwrap_or_default());
+            *index.get(id).ok_or_else(|| {
+                err(
+                    path,
+                    line,
+                    format!("customer `{id}` is not in the customers file"),
+                )
+            })?
+        };
         if std::mem::replace(&mut seen[c], true) {
             return Err(err(path, line, format!("customer `{id}` appears twice")));
         }
@@ -325,7 +417,7 @@ pub(crate) fn read_revenue_csv(
         return Err(err(
             path,
             None,
-            format!("no row for customer `{}`", customers.ids[c]),
+            format!("no row for customer `{}`", customers.ids.get(c)),
         ));
     }
     Ok(Revenue::F64(matrix(path, u, f, values, Some(&lines))?))

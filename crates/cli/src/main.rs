@@ -206,7 +206,7 @@ fn write_assignment(
     writeln!(w, "customer_id,fund_id").map_err(fail)?;
     for (u, fs) in solution.allocation.iter() {
         for &f in fs {
-            writeln!(w, "{},{}", customers.ids[u], funds.ids[f as usize]).map_err(fail)?;
+            writeln!(w, "{},{}", customers.ids.get(u), funds.ids[f as usize]).map_err(fail)?;
         }
     }
     w.flush().map_err(fail)

@@ -259,3 +259,37 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let _ = Path::new(".");
 }
+
+/// Rows in the customers file's order are matched by position, any other order by id: both
+/// must give the same allocation, and ids that do not match are still reported.
+#[test]
+fn csv_revenue_rows_in_any_order_are_matched_by_id() {
+    let f = Files::new();
+    let (pa, pb) = (f.path("a.csv"), f.path("b.csv"));
+    let in_order = json(&f.run("E.csv", &["--out", pa.to_str().unwrap()]));
+    let a = std::fs::read_to_string(&pa).unwrap();
+    // Same data, rows shuffled (first row in place, then out of order).
+    f.write("E2.csv", "customer_id,bold,safe\nc1,4,5\nc3,1,2\nc2,0,3\n");
+    let shuffled = json(&f.run("E2.csv", &["--out", pb.to_str().unwrap()]));
+    let b = std::fs::read_to_string(&pb).unwrap();
+    assert_eq!(in_order["objective"], shuffled["objective"]);
+    assert_eq!(a, b);
+    assert!(a.contains("c1,") && a.contains("c3,"), "{a}");
+    // An unknown id after an in-order prefix, and a missing customer.
+    f.write("E2.csv", "customer_id,safe,bold\nc1,5,4\nc9,3,0\nc3,2,1\n");
+    expect_bad(&f, "E2.csv", &[], "E2.csv", &[":3:", "`c9`"]);
+    f.write("E2.csv", "customer_id,safe,bold\nc1,5,4\nc3,2,1\n");
+    expect_bad(&f, "E2.csv", &[], "E2.csv", &["no row", "`c2`"]);
+    // A duplicate customer id far from its first occurrence names both lines.
+    f.write(
+        "customers.csv",
+        "customer_id,risk_tolerance\nc1,5\nc2,5\nc3,1\nc2,4\n",
+    );
+    expect_bad(
+        &f,
+        "E.csv",
+        &[],
+        "customers.csv",
+        &[":5:", "duplicate id `c2` (first on line 3)"],
+    );
+}
