@@ -62,12 +62,45 @@ impl Heuristic {
 
 const NAME: &str = "ha";
 
+/// Customers per parallel work item.
+const BLOCK: usize = 4096;
+
+/// Ranked after everyone: "no fund runs out in this batch".
+const NO_ONE: Entry = Entry {
+    score: f64::NEG_INFINITY,
+    u: u32::MAX,
+    pick: u32::MAX,
+};
+
+fn add_vecs<N: Copy + std::ops::AddAssign>(mut a: Vec<N>, b: Vec<N>) -> Vec<N> {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+    a
+}
+
+/// An unserved customer in the current epoch: its score, index, and (K = 1) its plain pick, the
+/// best open eligible fund (`u32::MAX`: none), found while scoring.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    score: f64,
+    u: u32,
+    pick: u32,
+}
+
 /// Descending score, then ascending customer index: a total order, so partial selection and a
 /// full sort agree.
 #[inline]
-fn by_score(a: &(f64, u32), b: &(f64, u32)) -> Ordering {
+fn by_score(a: &Entry, b: &Entry) -> Ordering {
+    b.score.total_cmp(&a.score).then(a.u.cmp(&b.u))
+}
+
+/// A customer's funds: E descending, then ascending fund index.
+#[inline]
+fn by_value(a: &(f64, u32), b: &(f64, u32)) -> Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
+
+/// Number of risk levels (`RiskLevel` is a `u8`).
+const LEVELS: usize = 256;
 
 struct State<'a, T: Real> {
     problem: &'a AllocationProblem<T>,
@@ -89,10 +122,12 @@ impl<T: Real> State<'_, T> {
         &self.order[u * self.f_n..(u + 1) * self.f_n]
     }
 
-    /// Eq. 7 over the open eligible funds of `u`, in its sorted order.
-    fn score(&self, u: usize, alpha: &[f64]) -> f64 {
+    /// Eq. 7 over the open eligible funds of `u`, in its sorted order, and the first of them
+    /// (`u32::MAX`: none).
+    fn score(&self, u: usize, alpha: &[f64]) -> (f64, u32) {
         let row = self.problem.revenue().row(u);
         let mut h = 0.0;
+        let mut first = u32::MAX;
         let mut prev: Option<u32> = None;
         for &f in self.order_of(u) {
             if f == u32::MAX {
@@ -107,10 +142,12 @@ impl<T: Real> State<'_, T> {
                     row[f as usize].to_f64_lossless(),
                 );
                 h += alpha[p as usize] * (ep - ef);
+            } else {
+                first = f;
             }
             prev = Some(f);
         }
-        h
+        (h, first)
     }
 
     /// Gives `u` its best K open eligible funds that keep the rest feasible; returns whether a
@@ -221,14 +258,20 @@ impl<T: Real> State<'_, T> {
     /// open, so each customer's picks do not depend on the order: the batch equals sequential
     /// service. Returns that last customer's entry, or `Err(batch size)` when the guard refused
     /// (then the caller serves sequentially).
-    fn serve_batch(&mut self, rest: &[(f64, u32)]) -> Result<(f64, u32), usize> {
+    ///
+    /// `picks_per_fund[f]`: how many entries have plain pick `f` (K = 1; index F: no pick).
+    /// With K = 1 the caller writes the served customers' picks (see `serve_batch_one`).
+    fn serve_batch(&mut self, rest: &[Entry], picks_per_fund: &[u64]) -> Result<Entry, usize> {
+        if self.k == 1 {
+            return self.serve_batch_one(rest, picks_per_fund);
+        }
         let k = self.k;
         // Every customer's plain picks, once (aligned with `rest`).
         let mut all_picks = vec![0u32; rest.len() * k];
         let mut picks = Vec::with_capacity(k);
-        let mut buckets: Vec<Vec<(f64, u32)>> = vec![Vec::new(); self.f_n];
+        let mut buckets: Vec<Vec<Entry>> = vec![Vec::new(); self.f_n];
         for (i, &entry) in rest.iter().enumerate() {
-            if !self.plain_picks(entry.1 as usize, &mut picks) {
+            if !self.plain_picks(entry.u as usize, &mut picks) {
                 return Err(0);
             }
             for (slot, &f) in picks.iter().enumerate() {
@@ -236,7 +279,7 @@ impl<T: Real> State<'_, T> {
                 buckets[f].push(entry);
             }
         }
-        let mut last: Option<(f64, u32)> = None;
+        let mut last: Option<Entry> = None;
         for (f, bucket) in buckets.iter_mut().enumerate() {
             let cap = self.caps[f] as usize;
             if cap == 0 || bucket.len() < cap {
@@ -250,7 +293,7 @@ impl<T: Real> State<'_, T> {
         }
         drop(buckets);
         // Everyone ranked up to `last` (everyone, if no fund runs out).
-        let served = |e: &(f64, u32)| last.is_none_or(|l| by_score(e, &l) != Ordering::Greater);
+        let served = |e: &Entry| last.is_none_or(|l| by_score(e, &l) != Ordering::Greater);
         let risks = self.problem.fund_risk();
         let tolerance = self.problem.tolerance();
         let mut taken = vec![0u64; self.f_n];
@@ -262,7 +305,7 @@ impl<T: Real> State<'_, T> {
                 continue;
             }
             batch += 1;
-            let t = usize::from(tolerance[e.1 as usize].get());
+            let t = usize::from(tolerance[e.u as usize].get());
             for &f in &all_picks[i * k..(i + 1) * k] {
                 taken[f as usize] += 1;
                 moves[t * self.f_n + f as usize] += 1;
@@ -297,7 +340,7 @@ impl<T: Real> State<'_, T> {
         }
         for (i, e) in rest.iter().enumerate() {
             if served(e) {
-                let u = e.1 as usize;
+                let u = e.u as usize;
                 self.picks[u * k..(u + 1) * k].copy_from_slice(&all_picks[i * k..(i + 1) * k]);
             }
         }
@@ -305,7 +348,73 @@ impl<T: Real> State<'_, T> {
             *c -= t;
         }
         self.unserved_at = left_at;
-        Ok(last.unwrap_or((f64::NEG_INFINITY, u32::MAX)))
+        Ok(last.unwrap_or(NO_ONE))
+    }
+
+    /// [`Self::serve_batch`] for K = 1, parallel: the plain picks come with the scores, a
+    /// histogram finds the funds that can run out in this batch (usually one or two), and only
+    /// their customers are gathered for the selection. On success the served customers (ranked
+    /// up to the returned entry) still need `picks[u] = pick`: the caller does it while removing
+    /// them from `rest`, in the same pass.
+    fn serve_batch_one(&mut self, rest: &[Entry], counts: &[u64]) -> Result<Entry, usize> {
+        let f_n = self.f_n;
+        if counts[f_n] > 0 {
+            return Err(0);
+        }
+        let mut last: Option<Entry> = None;
+        for (f, (&cap, &count)) in self.caps.iter().zip(counts).enumerate() {
+            if cap == 0 || count < cap {
+                continue;
+            }
+            let mut bucket: Vec<Entry> = rest
+                .par_iter()
+                .filter(|e| e.pick as usize == f)
+                .copied()
+                .collect();
+            let cap = cap as usize;
+            bucket.select_nth_unstable_by(cap - 1, by_score);
+            let x = bucket[cap - 1];
+            if last.is_none_or(|l| by_score(&x, &l) == Ordering::Less) {
+                last = Some(x);
+            }
+        }
+        let served = |e: &Entry| last.is_none_or(|l| by_score(e, &l) != Ordering::Greater);
+        let tolerance = self.problem.tolerance();
+        // moves[t·F + f]: served customers of tolerance t given fund f.
+        let moves = rest
+            .par_iter()
+            .with_min_len(BLOCK)
+            .fold(
+                || vec![0u64; LEVELS * f_n],
+                |mut acc, e| {
+                    if served(e) {
+                        let t = usize::from(tolerance[e.u as usize].get());
+                        acc[t * f_n + e.pick as usize] += 1;
+                    }
+                    acc
+                },
+            )
+            .reduce(|| vec![0u64; LEVELS * f_n], add_vecs);
+        let batch = moves.iter().sum::<u64>() as usize;
+        let risks = self.problem.fund_risk();
+        let list: Vec<(RiskLevel, RiskLevel, u64)> = moves
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, &n)| (RiskLevel::new((i / f_n) as u8), risks[i % f_n], n))
+            .collect();
+        let safe = match &mut self.slack {
+            Some(slack) => slack.try_commit_many(&list),
+            None => false,
+        };
+        if !safe {
+            return Err(batch);
+        }
+        for (i, &n) in moves.iter().enumerate() {
+            self.caps[i % f_n] -= n;
+            self.unserved_at[i / f_n] -= n;
+        }
+        Ok(last.unwrap_or(NO_ONE))
     }
 
     fn pending_others(&self) -> Vec<Pending> {
@@ -341,9 +450,19 @@ impl<T: Real> Solver<T> for Heuristic {
         let revenue = problem.revenue();
         let tolerance = problem.tolerance();
         let risks = problem.fund_risk();
-        // Each customer's eligible funds, sorted once by E descending.
+        // Each customer's eligible funds, sorted once by E descending. Eligibility depends only
+        // on the tolerance level, so the fund lists are built once per level.
+        let eligible: Vec<Vec<(f64, u32)>> = (0..LEVELS)
+            .map(|t| {
+                risks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| RiskLevel::new(t as u8).permits(**r))
+                    .map(|(f, _)| (0.0, f as u32))
+                    .collect()
+            })
+            .collect();
         let mut order = vec![u32::MAX; u_n * f_n];
-        const BLOCK: usize = 4096;
         order
             .par_chunks_mut(f_n * BLOCK)
             .enumerate()
@@ -353,20 +472,16 @@ impl<T: Real> Solver<T> for Heuristic {
                     let u = block * BLOCK + i;
                     let row = revenue.row(u);
                     buf.clear();
-                    buf.extend(
-                        risks
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, r)| tolerance[u].permits(**r))
-                            .map(|(f, _)| (row[f].to_f64_lossless(), f as u32)),
-                    );
+                    buf.extend_from_slice(&eligible[usize::from(tolerance[u].get())]);
                     // Insertion sort: F is small (8 in PTOFA).
-                    for j in 1..buf.len() {
+                    for j in 0..buf.len() {
+                        let x = (row[buf[j].1 as usize].to_f64_lossless(), buf[j].1);
                         let mut i = j;
-                        while i > 0 && by_score(&buf[i], &buf[i - 1]) == Ordering::Less {
-                            buf.swap(i, i - 1);
+                        while i > 0 && by_value(&x, &buf[i - 1]) == Ordering::Less {
+                            buf[i] = buf[i - 1];
                             i -= 1;
                         }
+                        buf[i] = x;
                     }
                     for (slot, &(_, f)) in out.iter_mut().zip(&buf) {
                         *slot = f;
@@ -385,52 +500,77 @@ impl<T: Real> Solver<T> for Heuristic {
             slack,
             unserved_at: problem.tolerance_histogram(),
         };
-        let mut rest: Vec<(f64, u32)> = (0..u_n as u32).map(|u| (0.0, u)).collect();
+        let mut rest: Vec<Entry> = (0..u_n as u32)
+            .map(|u| Entry {
+                score: 0.0,
+                u,
+                pick: u32::MAX,
+            })
+            .collect();
         let mut recomputations = 0u64;
         while !rest.is_empty() {
             // Lines 2–6: α over the unserved customers and remaining exposures, then scores.
             let alpha = {
                 let st = &state;
-                let sums = rest
+                // Σ_u E_uf per tolerance level (dense rows, no per-customer fund list), then
+                // per fund over the levels that permit it.
+                let by_level = rest
                     .par_iter()
                     .with_min_len(BLOCK)
                     .fold(
-                        || vec![0.0f64; f_n],
-                        |mut acc, &(_, u)| {
-                            let row = revenue.row(u as usize);
-                            for &f in st.order_of(u as usize) {
-                                if f == u32::MAX {
-                                    break;
-                                }
-                                acc[f as usize] += row[f as usize].to_f64_lossless();
+                        || vec![0.0f64; LEVELS * f_n],
+                        |mut acc, e| {
+                            let u = e.u as usize;
+                            let t = usize::from(tolerance[u].get());
+                            let acc_t = &mut acc[t * f_n..(t + 1) * f_n];
+                            for (a, v) in acc_t.iter_mut().zip(revenue.row(u)) {
+                                *a += v.to_f64_lossless();
                             }
                             acc
                         },
                     )
-                    .reduce(
-                        || vec![0.0f64; f_n],
-                        |mut a, b| {
-                            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                            a
-                        },
-                    );
+                    .reduce(|| vec![0.0f64; LEVELS * f_n], add_vecs);
+                let sums: Vec<f64> = (0..f_n)
+                    .map(|f| {
+                        (0..LEVELS)
+                            .filter(|&t| RiskLevel::new(t as u8).permits(risks[f]))
+                            .map(|t| by_level[t * f_n + f])
+                            .sum()
+                    })
+                    .collect();
                 sums.iter()
                     .zip(&st.caps)
                     .map(|(&s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
                     .collect::<Vec<f64>>()
             };
-            {
+            let picks_per_fund = {
                 let st = &state;
                 rest.par_iter_mut()
                     .with_min_len(BLOCK)
-                    .for_each(|entry| entry.0 = st.score(entry.1 as usize, &alpha));
-            }
+                    .fold(
+                        || vec![0u64; f_n + 1],
+                        |mut acc, entry| {
+                            (entry.score, entry.pick) = st.score(entry.u as usize, &alpha);
+                            acc[(entry.pick as usize).min(f_n)] += 1;
+                            acc
+                        },
+                    )
+                    .reduce(|| vec![0u64; f_n + 1], add_vecs)
+            };
             recomputations += 1;
             // Lines 7–12: serve in score order until a fund runs out. Common case: one batch,
             // no sorting (see `serve_batch`).
-            let hint = match state.serve_batch(&rest) {
+            let hint = match state.serve_batch(&rest, &picks_per_fund) {
                 Ok(last) => {
-                    rest.retain(|e| by_score(e, &last) == Ordering::Greater);
+                    let write_picks = k == 1;
+                    let picks = &mut state.picks;
+                    rest.retain(|e| {
+                        let keep = by_score(e, &last) == Ordering::Greater;
+                        if !keep && write_picks {
+                            picks[e.u as usize] = e.pick;
+                        }
+                        keep
+                    });
                     continue;
                 }
                 Err(hint) => hint,
@@ -455,10 +595,10 @@ impl<T: Real> Solver<T> for Heuristic {
                 if chunk < remaining.len() {
                     remaining.select_nth_unstable_by(chunk - 1, by_score);
                 }
-                remaining[..chunk].sort_unstable_by(by_score);
+                remaining[..chunk].par_sort_unstable_by(by_score);
                 let mut served = chunk;
-                for (i, &(_, u)) in remaining[..chunk].iter().enumerate() {
-                    if state.assign(u as usize) {
+                for (i, e) in remaining[..chunk].iter().enumerate() {
+                    if state.assign(e.u as usize) {
                         exhausted = true;
                         served = i + 1;
                         break;
