@@ -62,6 +62,12 @@ impl Heuristic {
 
 const NAME: &str = "ha";
 
+/// A fund index in the per-customer sorted lists.
+type FundIdx = u16;
+
+/// Padding past a customer's eligible funds.
+const NO_FUND: FundIdx = FundIdx::MAX;
+
 /// Customers per parallel work item.
 const BLOCK: usize = 4096;
 
@@ -107,8 +113,12 @@ struct State<'a, T: Real> {
     k: usize,
     f_n: usize,
     /// Each customer's eligible funds sorted by E descending (ties: lower index), row-major
-    /// `U × F`, padded with `u8::MAX`/`u32::MAX` past its eligible count.
-    order: Vec<u32>,
+    /// `U × F`, padded with [`NO_FUND`] past its eligible count. `u16`, not `u32`: the scoring
+    /// passes read this array every epoch, so its width is memory traffic.
+    order: Vec<FundIdx>,
+    /// The revenue matrix, row-major (hoisted: `RevenueMatrix::row` re-derives the slice from
+    /// the ndarray on every call, which shows in the per-customer passes).
+    values: &'a [T],
     caps: Vec<u64>,
     picks: Vec<u32>,
     diverted: u64,
@@ -118,19 +128,19 @@ struct State<'a, T: Real> {
 }
 
 impl<T: Real> State<'_, T> {
-    fn order_of(&self, u: usize) -> &[u32] {
+    fn order_of(&self, u: usize) -> &[FundIdx] {
         &self.order[u * self.f_n..(u + 1) * self.f_n]
     }
 
     /// Eq. 7 over the open eligible funds of `u`, in its sorted order, and the first of them
     /// (`u32::MAX`: none).
     fn score(&self, u: usize, alpha: &[f64]) -> (f64, u32) {
-        let row = self.problem.revenue().row(u);
+        let row = &self.values[u * self.f_n..(u + 1) * self.f_n];
         let mut h = 0.0;
         let mut first = u32::MAX;
-        let mut prev: Option<u32> = None;
+        let mut prev: Option<FundIdx> = None;
         for &f in self.order_of(u) {
-            if f == u32::MAX {
+            if f == NO_FUND {
                 break;
             }
             if self.caps[f as usize] == 0 {
@@ -143,7 +153,7 @@ impl<T: Real> State<'_, T> {
                 );
                 h += alpha[p as usize] * (ep - ef);
             } else {
-                first = f;
+                first = u32::from(f);
             }
             prev = Some(f);
         }
@@ -161,7 +171,7 @@ impl<T: Real> State<'_, T> {
             let mut first = true;
             for j in 0..self.f_n {
                 let f = self.order[u * self.f_n + j];
-                if f == u32::MAX {
+                if f == NO_FUND {
                     break;
                 }
                 let f = f as usize;
@@ -187,7 +197,7 @@ impl<T: Real> State<'_, T> {
             let open: Vec<usize> = self
                 .order_of(u)
                 .iter()
-                .take_while(|&&f| f != u32::MAX)
+                .take_while(|&&f| f != NO_FUND)
                 .map(|&f| f as usize)
                 .filter(|&f| self.caps[f] > 0)
                 .collect();
@@ -241,7 +251,7 @@ impl<T: Real> State<'_, T> {
     fn plain_picks(&self, u: usize, out: &mut Vec<usize>) -> bool {
         out.clear();
         for &f in self.order_of(u) {
-            if f == u32::MAX || out.len() == self.k {
+            if f == NO_FUND || out.len() == self.k {
                 break;
             }
             if self.caps[f as usize] > 0 {
@@ -447,7 +457,7 @@ impl<T: Real> Solver<T> for Heuristic {
                 feature: "exposure ranges or an at-most-K rule (use Lp)".into(),
             })?;
         let (u_n, f_n, k) = (problem.n_customers(), problem.n_funds(), problem.k());
-        let revenue = problem.revenue();
+        let values = problem.revenue().as_slice();
         let tolerance = problem.tolerance();
         let risks = problem.fund_risk();
         // Each customer's eligible funds, sorted once by E descending. Eligibility depends only
@@ -462,7 +472,13 @@ impl<T: Real> Solver<T> for Heuristic {
                     .collect()
             })
             .collect();
-        let mut order = vec![u32::MAX; u_n * f_n];
+        if f_n >= usize::from(NO_FUND) {
+            return Err(AllocError::Unsupported {
+                solver: NAME,
+                feature: format!("{f_n} funds (HA handles at most {})", NO_FUND - 1),
+            });
+        }
+        let mut order = vec![NO_FUND; u_n * f_n];
         order
             .par_chunks_mut(f_n * BLOCK)
             .enumerate()
@@ -470,7 +486,7 @@ impl<T: Real> Solver<T> for Heuristic {
                 let mut buf: Vec<(f64, u32)> = Vec::with_capacity(f_n);
                 for (i, out) in out.chunks_mut(f_n).enumerate() {
                     let u = block * BLOCK + i;
-                    let row = revenue.row(u);
+                    let row = &values[u * f_n..(u + 1) * f_n];
                     buf.clear();
                     buf.extend_from_slice(&eligible[usize::from(tolerance[u].get())]);
                     // Insertion sort: F is small (8 in PTOFA).
@@ -484,7 +500,8 @@ impl<T: Real> Solver<T> for Heuristic {
                         buf[i] = x;
                     }
                     for (slot, &(_, f)) in out.iter_mut().zip(&buf) {
-                        *slot = f;
+                        // f < f_n < NO_FUND (checked above).
+                        *slot = f as FundIdx;
                     }
                 }
             });
@@ -494,6 +511,7 @@ impl<T: Real> Solver<T> for Heuristic {
             k,
             f_n,
             order,
+            values,
             caps,
             picks: vec![u32::MAX; u_n * k],
             diverted: 0,
@@ -523,7 +541,7 @@ impl<T: Real> Solver<T> for Heuristic {
                             let u = e.u as usize;
                             let t = usize::from(tolerance[u].get());
                             let acc_t = &mut acc[t * f_n..(t + 1) * f_n];
-                            for (a, v) in acc_t.iter_mut().zip(revenue.row(u)) {
+                            for (a, v) in acc_t.iter_mut().zip(&values[u * f_n..(u + 1) * f_n]) {
                                 *a += v.to_f64_lossless();
                             }
                             acc

@@ -444,3 +444,19 @@ fn highs_backend_is_a_typed_error_without_the_feature() {
         assert!(matches!(r, Err(AllocError::Unsupported { .. })));
     }
 }
+
+/// HA stores per-customer fund lists as `u16`: more funds than that is a typed error, the largest
+/// supported count still solves.
+#[test]
+fn ha_fund_count_limit_is_a_typed_error() {
+    let problem = |f: usize| {
+        let e = RevenueMatrix::from_shape_vec(1, f, vec![1.0; f]).unwrap();
+        let mut d = vec![0u64; f];
+        d[f - 1] = 1;
+        AllocationProblem::builder(e).exposures(d).build().unwrap()
+    };
+    let r = Heuristic::new().solve(&problem(65_535));
+    assert!(matches!(r, Err(AllocError::Unsupported { .. })), "{r:?}");
+    let s = Heuristic::new().solve(&problem(65_534)).unwrap();
+    assert_eq!(s.allocation.funds_of(0), &[65_533]);
+}
