@@ -36,7 +36,8 @@ use crate::solver::{Solution, Solver, finish};
 /// Cost: one `O(U·F log F)` pass to sort each customer's funds once, then per recomputation an
 /// `O(R·F)` pass (R customers left, parallel with rayon); each epoch up to the next exhausted
 /// fund is then served as one batch found by per-fund selection, without sorting customers
-/// (`docs/allocation.md`). Supports the paper's form (exactly K, exact `d_f`), any K.
+/// (`docs/allocation.md`). Supports the paper's form (exactly K, exact `d_f`), any K, up to
+/// 65,534 funds.
 ///
 /// ```
 /// use fundalloc_allocator::prelude::*;
