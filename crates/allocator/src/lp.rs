@@ -234,24 +234,35 @@ impl<T: Real> Solver<T> for Lp {
             constraints,
         } = model;
         let unsolved = vars.maximise(objective);
-        let (values, status, notes): (Vec<f64>, SolutionStatus, Vec<String>) = match self.backend {
-            LpBackend::MicroLp => {
-                let mut m = unsolved.using(good_lp::microlp);
-                if let Some(t) = self.time_limit {
-                    m = m.with_time_limit(t);
+        let (values, status, notes): (Vec<f64>, SolutionStatus, Vec<String>) = if pairs.is_empty() {
+            // No eligible pair at all (possible under "at most K" with zero minimum exposures):
+            // the empty allocation is the only feasible one, and some backends (HiGHS:
+            // `ModelEmpty`) refuse a model without variables.
+            (
+                Vec::new(),
+                SolutionStatus::Optimal,
+                vec!["no eligible pair: the empty allocation is the only feasible one".into()],
+            )
+        } else {
+            match self.backend {
+                LpBackend::MicroLp => {
+                    let mut m = unsolved.using(good_lp::microlp);
+                    if let Some(t) = self.time_limit {
+                        m = m.with_time_limit(t);
+                    }
+                    for c in constraints {
+                        m.add_constraint(c);
+                    }
+                    let sol = m.solve().map_err(|e| backend_error(name, e))?;
+                    let values = handles.iter().map(|&v| sol.value(v)).collect();
+                    (
+                        values,
+                        sol.status(),
+                        vec!["backend microlp (pure Rust)".into()],
+                    )
                 }
-                for c in constraints {
-                    m.add_constraint(c);
-                }
-                let sol = m.solve().map_err(|e| backend_error(name, e))?;
-                let values = handles.iter().map(|&v| sol.value(v)).collect();
-                (
-                    values,
-                    sol.status(),
-                    vec!["backend microlp (pure Rust)".into()],
-                )
+                LpBackend::Highs => highs_solve(name, unsolved, constraints, &handles, self)?,
             }
-            LpBackend::Highs => highs_solve(name, unsolved, constraints, &handles, self)?,
         };
         let (allocation, lp_value, first_fraction, fractional) = read(problem, &pairs, &values)?;
         let mut notes = notes;

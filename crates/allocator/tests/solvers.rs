@@ -460,3 +460,27 @@ fn ha_fund_count_limit_is_a_typed_error() {
     let s = Heuristic::new().solve(&problem(65_534)).unwrap();
     assert_eq!(s.allocation.funds_of(0), &[65_533]);
 }
+
+/// Regression (found by the HiGHS run of the exact-vs-LP proptest): when no pair is eligible,
+/// "at most K" with zero minimum exposures admits only the empty allocation, and every exact
+/// solver — including the LP, whose model then has no variable — must return it.
+#[test]
+fn no_eligible_pair_under_at_most_k_gives_the_empty_allocation() {
+    let problem = AllocationProblem::builder(
+        RevenueMatrix::from_shape_vec(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap(),
+    )
+    .customer_tolerance(vec![RiskLevel::new(1); 3])
+    .fund_risk(vec![RiskLevel::new(4), RiskLevel::new(5)])
+    .at_most(1)
+    .exposure_ranges(vec![ExposureRange::new(0, 3); 2])
+    .build()
+    .unwrap();
+    for mode in [LpMode::Relaxation, LpMode::Mip] {
+        let s = Lp::new().mode(mode).solve(&problem).unwrap();
+        assert_eq!(s.allocation.n_assignments(), 0);
+        assert_eq!(s.report.objective, 0.0);
+        verify(&problem, &s.allocation).unwrap();
+    }
+    let exact = fundalloc_allocator::Exact::new().solve(&problem).unwrap();
+    assert_eq!(exact.allocation.n_assignments(), 0);
+}
