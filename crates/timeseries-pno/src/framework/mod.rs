@@ -210,26 +210,23 @@ pub fn fit_pto<C: ForecasterConfig>(
         )?;
         model = next;
         let (radii, constraint) = calibrate(&model, &data.validation, params, device)?;
-        let (val_regret, val_mse) = segment_regret(
+        let epoch_info = EpochInfo {
+            phase: Phase::Pto,
+            epoch,
+            loss,
+            start,
+        };
+        let (_, val_mse) = validate_epoch(
             &model,
-            &data.validation,
+            data,
             &radii,
             &constraint,
             params,
             device,
+            epoch_info,
+            observer,
+            &mut history,
         )?;
-        let record = EpochRecord::new(
-            Phase::Pto,
-            epoch,
-            loss,
-            val_mse,
-            val_regret,
-            &radii,
-            constraint.budget(),
-            start.elapsed().as_secs_f64(),
-        );
-        observer.on_epoch(&record);
-        history.push(record);
         if best.as_ref().is_none_or(|b| val_mse < b.0) {
             best = Some((val_mse, model.clone(), radii, constraint, epoch));
         }
@@ -280,26 +277,23 @@ pub fn fit_pno<C: ForecasterConfig>(
         if matches!(mode, ConstraintMode::Adaptive) {
             (radii, constraint) = calibrate(&model, &data.validation, params, device)?;
         }
-        let (val_regret, val_mse) = segment_regret(
+        let epoch_info = EpochInfo {
+            phase,
+            epoch,
+            loss,
+            start,
+        };
+        let (val_regret, _) = validate_epoch(
             &model,
-            &data.validation,
+            data,
             &radii,
             &constraint,
             params,
             device,
+            epoch_info,
+            observer,
+            &mut history,
         )?;
-        let record = EpochRecord::new(
-            phase,
-            epoch,
-            loss,
-            val_mse,
-            val_regret,
-            &radii,
-            constraint.budget(),
-            start.elapsed().as_secs_f64(),
-        );
-        observer.on_epoch(&record);
-        history.push(record);
         if best.as_ref().is_none_or(|b| val_regret < b.0) {
             best = Some((
                 val_regret,
@@ -311,6 +305,46 @@ pub fn fit_pno<C: ForecasterConfig>(
         }
     }
     finish(best, history)
+}
+
+/// What identifies a finished training epoch in its [`EpochRecord`].
+struct EpochInfo {
+    phase: Phase,
+    epoch: usize,
+    loss: f64,
+    start: Instant,
+}
+
+/// Shared end of a PtO or PnO epoch: validation regret and MSE under the current radii and risk
+/// set, recorded, reported to the observer and appended to the history. Returns
+/// `(val_regret, val_mse)`; each framework selects its best epoch on its own criterion.
+#[allow(clippy::too_many_arguments)]
+fn validate_epoch<F: Forecaster>(
+    model: &F,
+    data: &Dataset,
+    radii: &Array1<f64>,
+    constraint: &RiskConstraint,
+    params: &ValidTrainParams,
+    device: &Device,
+    info: EpochInfo,
+    observer: &mut dyn TrainObserver,
+    history: &mut Vec<EpochRecord>,
+) -> Result<(f64, f64)> {
+    let (val_regret, val_mse) =
+        segment_regret(model, &data.validation, radii, constraint, params, device)?;
+    let record = EpochRecord::new(
+        info.phase,
+        info.epoch,
+        info.loss,
+        val_mse,
+        val_regret,
+        radii,
+        constraint.budget(),
+        info.start.elapsed().as_secs_f64(),
+    );
+    observer.on_epoch(&record);
+    history.push(record);
+    Ok((val_regret, val_mse))
 }
 
 fn finish<M>(best: Best<M>, history: Vec<EpochRecord>) -> Result<Trained<M>> {
