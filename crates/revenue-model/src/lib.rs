@@ -18,7 +18,7 @@ pub use data::schema::{
     CategoricalFeature, DEFAULT_EMBEDDING_DIM, FeatureSchema, FeatureSchemaBuilder, NumericFeature,
     Side,
 };
-pub use data::synthetic::{SyntheticCampaign, SyntheticParams};
+pub use data::synthetic::{CampaignOutcome, SyntheticCampaign, SyntheticParams};
 pub use error::{Result, RevenueModelError};
 pub use io::FORMAT_VERSION;
 pub use model::ModelKind;
@@ -30,8 +30,8 @@ pub use train::{EpochReport, NoObserver, TrainObserver, TrainReport, fit};
 /// The types most programs need: `use fundalloc_revenue_model::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Dataset, FeatureSchema, FeatureTable, LabelColumns, ModelKind, NoObserver, Predictions,
-        RevenueModel, RevenueModelError, Side, SyntheticCampaign, SyntheticParams, TrainObserver,
-        TrainParams, fit, load_csv,
+        CampaignOutcome, Dataset, FeatureSchema, FeatureTable, LabelColumns, ModelKind, NoObserver,
+        Predictions, RevenueModel, RevenueModelError, Side, SyntheticCampaign, SyntheticParams,
+        TrainObserver, TrainParams, fit, load_csv,
     };
 }
