@@ -20,7 +20,7 @@ pub(crate) struct InputError {
     pub(crate) message: String,
 }
 
-fn err(file: &Path, line: Option<u64>, message: impl Into<String>) -> InputError {
+pub(crate) fn err(file: &Path, line: Option<u64>, message: impl Into<String>) -> InputError {
     InputError {
         file: file.to_path_buf(),
         line,
@@ -82,30 +82,39 @@ pub(crate) struct Funds {
     pub(crate) exposure: Vec<u64>,
 }
 
-fn open_csv(path: &Path) -> Result<csv::Reader<File>, InputError> {
+pub(crate) fn open_csv(path: &Path) -> Result<csv::Reader<File>, InputError> {
     let file = File::open(path).map_err(|e| err(path, None, format!("cannot open: {e}")))?;
     Ok(csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(file))
 }
 
-fn check_header(path: &Path, r: &mut csv::Reader<File>, want: &[&str]) -> Result<(), InputError> {
+/// The positions of the `want` columns in the header. Other columns may come in any order and
+/// are ignored, so one file can also carry the features `fundalloc predict` reads.
+pub(crate) fn columns<R: std::io::Read>(
+    path: &Path,
+    r: &mut csv::Reader<R>,
+    want: &[&str],
+) -> Result<Vec<usize>, InputError> {
     let header = r
         .headers()
         .map_err(|e| err(path, Some(1), format!("unreadable header: {e}")))?;
-    let got: Vec<&str> = header.iter().collect();
-    if got != want {
-        return Err(err(
-            path,
-            Some(1),
-            format!(
-                "header is `{}`, expected `{}`",
-                got.join(","),
-                want.join(",")
-            ),
-        ));
-    }
-    Ok(())
+    want.iter()
+        .map(|name| {
+            header.iter().position(|h| h == *name).ok_or_else(|| {
+                let got: Vec<&str> = header.iter().collect();
+                err(
+                    path,
+                    Some(1),
+                    format!(
+                        "header `{}` has no column `{name}` (needs `{}`)",
+                        got.join(","),
+                        want.join(",")
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 fn line_of(record: &csv::StringRecord) -> Option<u64> {
@@ -162,7 +171,7 @@ fn check_unique(
 
 pub(crate) fn read_customers(path: &Path) -> Result<Customers, InputError> {
     let mut r = open_csv(path)?;
-    check_header(path, &mut r, &["customer_id", "risk_tolerance"])?;
+    let cols = columns(path, &mut r, &["customer_id", "risk_tolerance"])?;
     let mut out = Customers {
         ids: Ids::default(),
         tolerance: Vec::new(),
@@ -183,8 +192,8 @@ pub(crate) fn read_customers(path: &Path) -> Result<Customers, InputError> {
             std::str::from_utf8(&rec[i])
                 .map_err(|e| err(path, line, format!("malformed CSV: invalid UTF-8: {e}")))
         };
-        let tolerance = parse_level(path, line, "risk_tolerance", field(1)?)?;
-        out.ids.push(field(0)?);
+        let tolerance = parse_level(path, line, "risk_tolerance", field(cols[1])?)?;
+        out.ids.push(field(cols[0])?);
         out.tolerance.push(tolerance);
     }
     if out.ids.is_empty() {
@@ -230,7 +239,7 @@ fn record_lines(path: &Path, wanted: &[usize]) -> Result<Vec<u64>, InputError> {
 
 pub(crate) fn read_funds(path: &Path) -> Result<Funds, InputError> {
     let mut r = open_csv(path)?;
-    check_header(path, &mut r, &["fund_id", "risk_level", "exposure"])?;
+    let cols = columns(path, &mut r, &["fund_id", "risk_level", "exposure"])?;
     let mut out = Funds {
         ids: Vec::new(),
         risk: Vec::new(),
@@ -240,18 +249,18 @@ pub(crate) fn read_funds(path: &Path) -> Result<Funds, InputError> {
     for rec in records(path, &mut r) {
         let rec = rec?;
         let line = line_of(&rec);
-        check_unique(path, &mut seen, &rec[0], line)?;
-        out.risk
-            .push(parse_level(path, line, "risk_level", &rec[1])?);
-        let d = rec[2].parse::<u64>().map_err(|_| {
+        let (id, level, exposure) = (&rec[cols[0]], &rec[cols[1]], &rec[cols[2]]);
+        check_unique(path, &mut seen, id, line)?;
+        out.risk.push(parse_level(path, line, "risk_level", level)?);
+        let d = exposure.parse::<u64>().map_err(|_| {
             err(
                 path,
                 line,
-                format!("exposure `{}` is not a non-negative integer", &rec[2]),
+                format!("exposure `{exposure}` is not a non-negative integer"),
             )
         })?;
         out.exposure.push(d);
-        out.ids.push(rec[0].to_string());
+        out.ids.push(id.to_string());
     }
     if out.ids.is_empty() {
         return Err(err(path, None, "no funds"));

@@ -293,3 +293,44 @@ fn csv_revenue_rows_in_any_order_are_matched_by_id() {
         &[":5:", "duplicate id `c2` (first on line 3)"],
     );
 }
+
+/// The customers and funds files may carry other columns (the model's features, for
+/// `fundalloc predict`) in any order: the allocation is the same, and a missing required
+/// column is named.
+#[test]
+fn extra_columns_in_any_order_are_ignored() {
+    let f = Files::new();
+    let plain = json(&f.run("E.csv", &[]));
+    f.write(
+        "customers.csv",
+        "age_band,risk_tolerance,assets,customer_id\n1,5,10.5,c1\n0,R5,3,c2\n2,1,0,c3\n",
+    );
+    f.write(
+        "funds.csv",
+        "fund_type,exposure,fund_id,fund_return,risk_level\n0,2,safe,0.01,1\n3,1,bold,0.05,4\n",
+    );
+    let out = f.path("assignment.csv");
+    let extra = json(&f.run("E.csv", &["--out", out.to_str().unwrap()]));
+    assert_eq!(plain["objective"], extra["objective"]);
+    assert_eq!(extra["objective"].as_f64().unwrap(), 9.0);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text, "customer_id,fund_id\nc1,bold\nc2,safe\nc3,safe\n");
+    // Cells are still checked in the right column.
+    f.write(
+        "customers.csv",
+        "age_band,risk_tolerance,customer_id\n1,5,c1\n0,high,c2\n2,1,c3\n",
+    );
+    expect_bad(&f, "E.csv", &[], "customers.csv", &[":3:", "`high`"]);
+    let f = Files::new();
+    f.write(
+        "funds.csv",
+        "fund_type,fund_id,risk_level\n0,safe,1\n3,bold,4\n",
+    );
+    expect_bad(
+        &f,
+        "E.csv",
+        &[],
+        "funds.csv",
+        &[":1:", "no column `exposure`"],
+    );
+}
