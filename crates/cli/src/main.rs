@@ -2,8 +2,10 @@
 #![deny(missing_docs)]
 
 mod allocate;
+mod features;
 mod input;
 mod npy;
+mod predict;
 mod train;
 
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ use input::InputError;
 #[command(
     name = "fundalloc",
     version,
-    about = "Predict-then-optimize fund allocation (PTOFA): train → allocate"
+    about = "Predict-then-optimize fund allocation (PTOFA): train → predict → allocate"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -30,6 +32,9 @@ struct Cli {
 enum Command {
     /// Train a revenue model on logged exposures (CSV) and save it; print one JSON object.
     Train(train::TrainArgs),
+    /// Predict the customers × funds revenue matrix (.npy) with a saved model; print one JSON
+    /// object.
+    Predict(predict::PredictArgs),
     /// Solve an allocation problem and print one JSON object.
     Allocate(allocate::AllocateArgs),
 }
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => train::train(args),
+        Command::Predict(args) => predict::predict(args),
         Command::Allocate(args) => allocate::allocate(args),
     };
     match result {

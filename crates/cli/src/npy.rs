@@ -1,11 +1,14 @@
-//! A small streaming reader for `.npy` files holding a 2-D `f32`/`f64` C-order array.
+//! A small streaming reader and writer for `.npy` files holding a 2-D `f32`/`f64` C-order
+//! array.
 //!
 //! Format (NumPy NEP 1): magic `\x93NUMPY`, version byte pair, header length (u16 for 1.0,
 //! u32 for 2.0/3.0, little-endian), an ASCII Python dict
 //! `{'descr': '<f4', 'fortran_order': False, 'shape': (U, F), }`, then the raw data.
 //! The data are read in chunks straight into the output vector: one pass, no second copy.
+//! The writer pads the header with spaces to a multiple of 64 bytes, ending in `\n`, as NumPy's
+//! `np.save` does, so its files are byte-identical to NumPy's.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// Element type of the array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +131,45 @@ pub(crate) fn read_values<R: Read, T, const W: usize>(
     Ok(out)
 }
 
+/// Writes `values` (`rows × cols`, C order) as a version 1.0 `.npy` file of little-endian
+/// `f32` (`<f4`). Errors if `values.len() != rows · cols` or on an I/O failure.
+pub(crate) fn write_f32<W: Write>(
+    w: &mut W,
+    rows: usize,
+    cols: usize,
+    values: &[f32],
+) -> std::io::Result<()> {
+    if rows.checked_mul(cols) != Some(values.len()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} values do not fill a {rows}×{cols} array", values.len()),
+        ));
+    }
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    // magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let len = u16::try_from(header.len()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "shape too long for a header",
+        )
+    })?;
+    w.write_all(b"\x93NUMPY\x01\x00")?;
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(header.as_bytes())?;
+    let mut buf = Vec::with_capacity(4 * 65_536);
+    for chunk in values.chunks(65_536) {
+        buf.clear();
+        buf.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+        w.write_all(&buf)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +239,58 @@ mod tests {
                 .unwrap_err()
                 .contains("truncated")
         );
+    }
+
+    /// Bytes of `np.save(f, np.array([[1.5, -2.0, 0.0], [3.25, 1e-7, 65504.0]], dtype='<f4'))`,
+    /// produced with NumPy 2.4.6 (`b.getvalue().hex()` of an `io.BytesIO`).
+    const NUMPY_2X3: &str = "934e554d5059010076007b276465736372273a20273c6634272c2027666f727472616e5f6f726465 \
+        72273a2046616c73652c20277368617065273a2028322c2033292c207d2020202020202020202020 \
+        20202020202020202020202020202020202020202020202020202020202020202020202020202020 \
+        202020202020200a0000c03f000000c0000000000000504095bfd63300e07f47";
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn writes_what_numpy_writes() {
+        let values = [1.5f32, -2.0, 0.0, 3.25, 1e-7, 65504.0];
+        let mut out = Vec::new();
+        write_f32(&mut out, 2, 3, &values).unwrap();
+        assert_eq!(out, unhex(NUMPY_2X3));
+    }
+
+    #[test]
+    fn write_then_read_round_trips() {
+        for (rows, cols) in [(1, 1), (3, 7), (1000, 8), (70_000, 2)] {
+            let values: Vec<f32> = (0..rows * cols)
+                .map(|i| (i as f32).sin() * 1e3 + f32::EPSILON)
+                .collect();
+            let mut out = Vec::new();
+            write_f32(&mut out, rows, cols, &values).unwrap();
+            assert_eq!(
+                out.len() % 64,
+                (rows * cols * 4) % 64,
+                "header is 64-aligned"
+            );
+            let mut r = &out[..];
+            let h = read_header(&mut r).unwrap();
+            assert_eq!(
+                h,
+                Header {
+                    dtype: Dtype::F32,
+                    rows,
+                    cols
+                }
+            );
+            let back = read_values::<_, f32, 4>(&mut r, rows * cols, f32::from_le_bytes).unwrap();
+            assert_eq!(back, values);
+        }
+        let err = write_f32(&mut Vec::new(), 2, 2, &[1.0; 3]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     }
 }

@@ -1,0 +1,195 @@
+//! Reading one side's feature table (customers or funds) from a CSV file, by the column names of
+//! a saved model's schema. Other columns (ids, risk levels, exposures) are ignored, so the files
+//! `fundalloc allocate` reads can carry the features too.
+
+use std::path::Path;
+
+use fundalloc_revenue_model::{FeatureSchema, FeatureTable, Side};
+use ndarray::Array2;
+
+use crate::input::{InputError, columns, err, open_csv};
+
+/// The schema's features on `side`, one row per CSV record, in file order.
+///
+/// Categorical cells must be integer codes below the feature's cardinality, numeric cells
+/// finite numbers; every failure names the file, the line, the column and the value.
+pub(crate) fn read_feature_table(
+    path: &Path,
+    schema: &FeatureSchema,
+    side: Side,
+) -> Result<FeatureTable, InputError> {
+    let cat: Vec<(&str, u32)> = schema
+        .categorical()
+        .iter()
+        .filter(|c| c.side == side)
+        .map(|c| (c.name.as_str(), c.cardinality))
+        .collect();
+    let num: Vec<&str> = schema
+        .numeric()
+        .iter()
+        .filter(|n| n.side == side)
+        .map(|n| n.name.as_str())
+        .collect();
+    let mut r = open_csv(path)?;
+    let names: Vec<&str> = cat.iter().map(|c| c.0).chain(num.iter().copied()).collect();
+    let cols = columns(path, &mut r, &names)?;
+    let (cat_cols, num_cols) = cols.split_at(cat.len());
+    let mut codes = Vec::new();
+    let mut values = Vec::new();
+    let mut rows = 0usize;
+    // Byte records, reused: no per-row allocation (a customers file can hold millions of rows).
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                return Err(err(path, line, format!("malformed CSV: {e}")));
+            }
+        }
+        let line = rec.position().map(|p| p.line());
+        let field = |i: usize| {
+            std::str::from_utf8(&rec[i])
+                .map_err(|e| err(path, line, format!("malformed CSV: invalid UTF-8: {e}")))
+        };
+        for (&(name, cardinality), &col) in cat.iter().zip(cat_cols) {
+            let text = field(col)?;
+            let code: u32 = text.parse().map_err(|_| {
+                err(
+                    path,
+                    line,
+                    format!(
+                        "column `{name}`: `{text}` is not a category code (an integer 0–{})",
+                        cardinality - 1
+                    ),
+                )
+            })?;
+            if code >= cardinality {
+                return Err(err(
+                    path,
+                    line,
+                    format!(
+                        "column `{name}`: code {code} is unknown to the model (trained with codes 0–{})",
+                        cardinality - 1
+                    ),
+                ));
+            }
+            codes.push(code);
+        }
+        for (&name, &col) in num.iter().zip(num_cols) {
+            let text = field(col)?;
+            let v: f32 = text.parse().map_err(|_| {
+                err(
+                    path,
+                    line,
+                    format!("column `{name}`: `{text}` is not a number"),
+                )
+            })?;
+            if !v.is_finite() {
+                return Err(err(
+                    path,
+                    line,
+                    format!("column `{name}`: non-finite value `{text}`"),
+                ));
+            }
+            values.push(v);
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(err(path, None, "no rows"));
+    }
+    let shape = |what: &str, e: ndarray::ShapeError| err(path, None, format!("{what}: {e}"));
+    Ok(FeatureTable {
+        categorical: Array2::from_shape_vec((rows, cat.len()), codes)
+            .map_err(|e| shape("categorical features", e))?,
+        numeric: Array2::from_shape_vec((rows, num.len()), values)
+            .map_err(|e| shape("numeric features", e))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> FeatureSchema {
+        FeatureSchema::builder()
+            .categorical("age", 3, Side::Customer)
+            .categorical("fund_id", 2, Side::Fund)
+            .numeric("assets", Side::Customer, true)
+            .numeric("fund_return", Side::Fund, false)
+            .build()
+            .unwrap()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_each_side_by_name_ignoring_other_columns() {
+        let f = file("customer_id,assets,risk_tolerance,age\nc1,10.5,3,2\nc2, 0 ,1,0\n");
+        let t = read_feature_table(f.path(), &schema(), Side::Customer).unwrap();
+        assert_eq!(t.categorical, ndarray::array![[2], [0]]);
+        assert_eq!(t.numeric, ndarray::array![[10.5], [0.0]]);
+        let f = file("fund_return,fund_id,exposure\n0.1,1,5\n0.2,0,3\n0.3,1,0\n");
+        let t = read_feature_table(f.path(), &schema(), Side::Fund).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.categorical.column(0).to_vec(), vec![1, 0, 1]);
+        assert_eq!(t.numeric.column(0).to_vec(), vec![0.1, 0.2, 0.3]);
+        t.validate(&schema(), Side::Fund).unwrap();
+    }
+
+    #[test]
+    fn a_side_without_features_still_counts_rows() {
+        let s = FeatureSchema::builder()
+            .categorical("age", 3, Side::Customer)
+            .build()
+            .unwrap();
+        let f = file("fund_id\na\nb\n");
+        let t = read_feature_table(f.path(), &s, Side::Fund).unwrap();
+        assert_eq!(
+            (t.len(), t.categorical.ncols(), t.numeric.ncols()),
+            (2, 0, 0)
+        );
+    }
+
+    #[test]
+    fn bad_cells_name_line_column_and_value() {
+        let s = schema();
+        for (text, needles) in [
+            ("assets,c\n1,2\n", vec![":1:", "no column `age`"]),
+            (
+                "age,assets\n1,2\n3,2\n",
+                vec![":3:", "`age`", "code 3", "0–2"],
+            ),
+            (
+                "age,assets\n1,2\n-1,2\n",
+                vec![":3:", "`-1`", "category code"],
+            ),
+            ("age,assets\n1,NaN\n", vec![":2:", "`assets`", "non-finite"]),
+            ("age,assets\n1,inf\n", vec![":2:", "non-finite"]),
+            (
+                "age,assets\n1,lots\n",
+                vec![":2:", "`lots`", "not a number"],
+            ),
+            ("age,assets\n1,2,3\n", vec![":2:", "malformed"]),
+            ("age,assets\n", vec!["no rows"]),
+        ] {
+            let f = file(text);
+            let e = read_feature_table(f.path(), &s, Side::Customer)
+                .unwrap_err()
+                .to_string();
+            for n in needles {
+                assert!(e.contains(n), "{text:?}: `{n}` not in {e}");
+            }
+        }
+        let e = read_feature_table(Path::new("/nonexistent.csv"), &s, Side::Customer)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot open"), "{e}");
+    }
+}
