@@ -2,5 +2,6 @@
 //!
 //! Run an example from the repository root with `cargo run --release --example NAME`.
 
+pub mod campaign;
 pub mod data;
 pub mod plot;
