@@ -148,7 +148,7 @@ fn pipeline_end_to_end_satisfies_constraints_and_beats_random() {
         .unwrap();
     let report = run(&trained, &world, &c);
     let evaluation = report.evaluate_with_optimum(world.expected()).unwrap();
-    let t = report.timings;
+    println!("{report}\n{evaluation}");
     let tr = trained.train_report().unwrap();
     println!(
         "{} rows, conversion rate {:.3}, {} epochs (best {})",
@@ -157,19 +157,14 @@ fn pipeline_end_to_end_satisfies_constraints_and_beats_random() {
         tr.history.len(),
         tr.best_epoch
     );
-    println!(
-        "train {:.2} s, predict {:.3} s, build {:.3} s",
-        t.train_seconds.unwrap(),
-        t.predict_seconds.unwrap(),
-        t.build_seconds
-    );
+    assert!(report.timings.train_seconds.unwrap() > 0.0);
+    assert!(report.timings.predict_seconds.unwrap() > 0.0);
 
     // 1. Constraint satisfaction: 100 % for every solver, counted here.
     assert_eq!(report.outcomes.len(), 3);
     for o in &report.outcomes {
         assert_eq!(satisfaction(o.allocation(), &c), 1.0, "{}", o.solver());
         assert_eq!(o.verification.exposure_counts, c.exposures);
-        println!("{}: solve {:.3} s", o.solver(), o.seconds);
     }
     // The test's own count can fail: the random allocation with one fund moved breaks it.
     let mut rows: Vec<Vec<u32>> = c.random.iter().map(|(_, f)| f.to_vec()).collect();

@@ -49,3 +49,58 @@ pub enum Error {
 
 /// Shorthand for `Result<T, fundalloc::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundalloc_core_types::{CoreError, RevenueMatrix};
+
+    #[test]
+    fn crate_errors_convert_with_question_mark_and_keep_their_message() {
+        fn core() -> Result<RevenueMatrix<f64>> {
+            Ok(RevenueMatrix::from_shape_vec(1, 1, vec![f64::NAN])?)
+        }
+        let err = core().unwrap_err();
+        let inner = RevenueMatrix::from_shape_vec(1, 1, vec![f64::NAN]).unwrap_err();
+        assert!(
+            matches!(err, Error::Core(CoreError::NonFinite { .. })),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), inner.to_string());
+    }
+
+    #[cfg(feature = "allocator")]
+    #[test]
+    fn allocator_errors_are_wrapped_whole() {
+        use fundalloc_allocator::{AllocError, AllocationProblem};
+        fn build() -> Result<AllocationProblem<f64>> {
+            let e = RevenueMatrix::from_shape_vec(2, 1, vec![1.0, 2.0])?;
+            Ok(AllocationProblem::builder(e).exposures(vec![3]).build()?)
+        }
+        let err = build().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Allocator(AllocError::ExposureTotal {
+                    required: 2,
+                    min_total: 3,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn shape_error_says_both_shapes() {
+        let err = Error::Shape {
+            what: "ground-truth revenue",
+            expected: (4, 2),
+            found: (3, 2),
+        };
+        assert_eq!(
+            err.to_string(),
+            "ground-truth revenue is 3×2 (customers × funds), expected 4×2"
+        );
+    }
+}

@@ -35,6 +35,7 @@
 //! # Ok::<(), fundalloc::Error>(())
 //! ```
 
+use std::fmt;
 use std::time::Instant;
 
 use fundalloc_allocator::{
@@ -383,6 +384,41 @@ impl PipelineReport {
     }
 }
 
+/// A table: one line per solver with its objective on `Ê` and its time, then the timings.
+impl fmt::Display for PipelineReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} customers × {} funds, {}",
+            self.problem.n_customers(),
+            self.problem.n_funds(),
+            self.problem.rule()
+        )?;
+        writeln!(
+            f,
+            "{:<14} {:>16} {:>10}",
+            "solver", "objective on Ê", "seconds"
+        )?;
+        for o in &self.outcomes {
+            writeln!(
+                f,
+                "{:<14} {:>16.4} {:>10.3}",
+                o.solver(),
+                o.predicted_objective(),
+                o.seconds
+            )?;
+        }
+        let secs = |s: Option<f64>| s.map_or_else(|| "-".to_string(), |s| format!("{s:.3}"));
+        write!(
+            f,
+            "train {} s, predict {} s, build {:.3} s",
+            secs(self.timings.train_seconds),
+            secs(self.timings.predict_seconds),
+            self.timings.build_seconds
+        )
+    }
+}
+
 /// A pipeline run scored against the true expected revenue.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -403,6 +439,37 @@ impl PipelineEvaluation {
     }
 }
 
+/// A table: one line per solver with its objective on `Ê`, its true revenue and its ratio to the
+/// optimum, after the ranking score.
+impl fmt::Display for PipelineEvaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "ranking of E by Ê: normalised Gini {:.4}",
+            self.ranking.normalized
+        )?;
+        if let Some(best) = self.optimal_true_objective {
+            writeln!(f, "best true revenue under the constraints: {best:.4}")?;
+        }
+        write!(
+            f,
+            "{:<14} {:>16} {:>16} {:>10}",
+            "solver", "objective on Ê", "true revenue", "of best"
+        )?;
+        for e in &self.allocations {
+            let ratio = e
+                .ratio_to_optimal
+                .map_or_else(|| "-".to_string(), |r| format!("{:.2}%", 100.0 * r));
+            write!(
+                f,
+                "\n{:<14} {:>16.4} {:>16.4} {:>10}",
+                e.solver, e.predicted_objective, e.true_objective, ratio
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// One allocation scored against the true expected revenue.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -415,4 +482,63 @@ pub struct Evaluation {
     pub true_objective: f64,
     /// `true_objective / max_X Σ X_uf·E_uf`, when the optimum was computed.
     pub ratio_to_optimal: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fundalloc_allocator::{Heuristic, Manual};
+
+    fn small() -> RevenueMatrix<f32> {
+        RevenueMatrix::from_shape_vec(4, 2, vec![5.0, 1.0, 4.0, 1.0, 3.0, 2.0, 2.0, 1.0]).unwrap()
+    }
+
+    #[test]
+    fn allocate_solves_with_each_solver_in_order() {
+        let report = allocate(
+            small(),
+            |b| b.exposures(vec![2, 2]),
+            &[&Manual::new(), &Exact::new(), &Heuristic::new()],
+        )
+        .unwrap();
+        let names: Vec<_> = report
+            .outcomes
+            .iter()
+            .map(AllocationOutcome::solver)
+            .collect();
+        assert_eq!(names, ["manual", "exact", "ha"]);
+        // Exact: customers 0 and 1 on fund 0 (gains 4 and 3 over fund 1).
+        let exact = report.outcome("exact").unwrap();
+        assert_eq!(exact.predicted_objective(), 12.0);
+        assert_eq!(exact.allocation().funds_of(0), &[0]);
+        assert_eq!(report.outcome("greedy-top-k"), None);
+        assert_eq!(report.timings.train_seconds, None);
+    }
+
+    #[test]
+    fn tables_list_every_solver_and_value() {
+        let report = allocate(small(), |b| b.exposures(vec![2, 2]), &[&Exact::new()]).unwrap();
+        let table = report.to_string();
+        assert!(
+            table.contains("4 customers × 2 funds, exactly 1"),
+            "{table}"
+        );
+        assert!(
+            table.contains("exact") && table.contains("12.0000"),
+            "{table}"
+        );
+        assert!(table.contains("train - s"), "{table}");
+        let truth =
+            RevenueMatrix::from_shape_vec(4, 2, vec![1.0, 5.0, 1.0, 4.0, 1.0, 2.0, 1.0, 1.0])
+                .unwrap();
+        let eval = report.evaluate_with_optimum(&truth).unwrap();
+        // Exact on Ê puts customers 0, 1 on fund 0: true 1 + 1 + 2 + 1 = 5; the best is 5 + 4 + 1 + 1.
+        assert_eq!(eval.allocation("exact").unwrap().true_objective, 5.0);
+        assert_eq!(eval.optimal_true_objective, Some(11.0));
+        let table = eval.to_string();
+        assert!(
+            table.contains("11.0000") && table.contains("45.45%"),
+            "{table}"
+        );
+    }
 }
