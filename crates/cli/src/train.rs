@@ -183,10 +183,17 @@ impl TrainObserver for Bar {
     }
 
     fn on_epoch(&mut self, r: &EpochReport) {
-        self.0.println(format!(
+        let line = format!(
             "epoch {:>3}: train loss {:.5}, valid loss {:.5} (best epoch {}), {:.0} samples/s",
             r.epoch, r.train_loss, r.valid_loss, r.best_epoch, r.samples_per_second
-        ));
+        );
+        // indicatif hides the bar when stderr is not a terminal; the epoch lines still go to a
+        // redirected stderr (a log file).
+        if self.0.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.0.println(line);
+        }
     }
 }
 
