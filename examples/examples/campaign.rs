@@ -43,20 +43,20 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use fundalloc_allocator::{
+use fundalloc::allocator::{
     AllocationProblem, Exact, Heuristic, Manual, RevenueMatrix, Solution, Solver, verify,
+};
+use fundalloc::metrics::{cpme, roc_auc, rpme};
+use fundalloc::revenue_model::{
+    CampaignOutcome, Dataset, EpochReport, FeatureSchema, FeatureTable, LabelColumns, ModelKind,
+    RevenueModel, Side, SyntheticCampaign, SyntheticParams, TrainObserver, TrainParams,
+    TrainReport, fit, load_csv,
 };
 use fundalloc_examples::campaign::{
     BoxError, Constraints, Satisfaction, conversion_matrix, levels, percent, read_side_csv,
     synthetic_constraints, write_campaign_csv,
 };
 use fundalloc_examples::plot::{FONT, register_font};
-use fundalloc_metrics::{cpme, roc_auc, rpme};
-use fundalloc_revenue_model::{
-    CampaignOutcome, Dataset, EpochReport, FeatureSchema, FeatureTable, LabelColumns, ModelKind,
-    RevenueModel, Side, SyntheticCampaign, SyntheticParams, TrainObserver, TrainParams,
-    TrainReport, fit, load_csv,
-};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 
@@ -85,10 +85,10 @@ struct Args {
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// Maximum training epochs per model (early stopping may end sooner).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 30)]
     epochs: usize,
     /// Early-stopping patience (epochs without a better validation loss).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     patience: usize,
     /// Hidden layer sizes of the towers, comma separated.
     #[arg(long, default_value = "64,32")]
@@ -97,7 +97,7 @@ struct Args {
     #[arg(long, default_value_t = 0.01)]
     lr: f64,
     /// Synthetic: funds each customer was shown in the historical log.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     per_customer: usize,
     /// Synthetic: selection bias of the historical log (0 = funds shown at random).
     #[arg(long, default_value_t = 1.0)]
@@ -215,8 +215,17 @@ impl Timings {
     }
 }
 
-fn main() -> Result<(), BoxError> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), BoxError> {
     let total = Instant::now();
     let mut timings = Timings::default();
     let input = match &args.history {
@@ -247,6 +256,12 @@ fn main() -> Result<(), BoxError> {
         }
     );
     print_exposures(&input.constraints);
+    // Fail before training if the constraints admit no allocation (typed error saying which
+    // condition fails: totals, too few eligible funds, a Hall condition per risk level).
+    timings.time("check constraints", || {
+        let zeros = RevenueMatrix::from_shape_vec(nu, nf, vec![0.0f32; nu * nf])?;
+        problem(zeros, &input.constraints, k).map(|_| ())
+    })?;
 
     // 1. Train ESMM and Ours on the historical log.
     let (train, test) = input

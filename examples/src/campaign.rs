@@ -6,7 +6,7 @@
 //!
 //! * history: one row per past exposure, every feature column of the schema (customer and
 //!   fund side) plus a conversion flag and a revenue (read by
-//!   [`fundalloc_revenue_model::load_csv`]);
+//!   [`fundalloc::revenue_model::load_csv`]);
 //! * customers: one row per customer, the customer-side feature columns plus an integer
 //!   `risk_tolerance` column (t_u);
 //! * funds: one row per fund, the fund-side feature columns plus integer `risk_level` (r_f) and
@@ -19,9 +19,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use fundalloc_allocator::{Allocation, RiskLevel};
-use fundalloc_core_types::RevenueMatrix;
-use fundalloc_revenue_model::{
+use fundalloc::allocator::{Allocation, RiskLevel};
+use fundalloc::core_types::RevenueMatrix;
+use fundalloc::revenue_model::{
     Dataset, FeatureSchema, FeatureTable, RevenueModel, Side, SyntheticCampaign,
 };
 use ndarray::{Array2, s};
@@ -459,8 +459,8 @@ pub fn write_campaign_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fundalloc_allocator::{AllocationProblem, Heuristic, Solver};
-    use fundalloc_revenue_model::SyntheticParams;
+    use fundalloc::allocator::{AllocationProblem, Heuristic, Solver};
+    use fundalloc::revenue_model::SyntheticParams;
 
     fn world(n: usize, seed: u64) -> SyntheticCampaign {
         SyntheticCampaign::generate(&SyntheticParams {
@@ -554,8 +554,8 @@ mod tests {
         assert_eq!(funds.integers[1], c.exposure);
         assert_eq!(funds.table, *w.funds());
         assert_eq!(cust.table.numeric, w.customers().numeric);
-        let labels = fundalloc_revenue_model::LabelColumns::new("converted", "revenue");
-        let back = fundalloc_revenue_model::load_csv(dir.join("history.csv"), w.schema(), &labels)
+        let labels = fundalloc::revenue_model::LabelColumns::new("converted", "revenue");
+        let back = fundalloc::revenue_model::load_csv(dir.join("history.csv"), w.schema(), &labels)
             .unwrap();
         assert_eq!(back.categorical(), h.categorical());
         assert_eq!(back.converted(), h.converted());
