@@ -59,6 +59,27 @@ struct Args {
     /// Solve each instance this many times per solver and report the fastest run.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Append a checksum of each solver's allocation (FNV-1a over every customer's fund list)
+    /// to the notes, to check that a code change left an allocation identical.
+    #[arg(long)]
+    checksum: bool,
+}
+
+/// FNV-1a over `(customer, funds…)`: equal allocations give equal sums.
+fn checksum(allocation: &fundalloc_core_types::Allocation) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |x: u64| {
+        for b in x.to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (u, funds) in allocation.iter() {
+        eat(u as u64);
+        for &f in funds {
+            eat(u64::from(f));
+        }
+    }
+    h
 }
 
 type BoxError = Box<dyn std::error::Error>;
@@ -132,8 +153,11 @@ fn run<T: Real + NpyElement>(args: &Args, u: usize, write: Option<&Path>) -> Res
                 s = again;
             }
         }
-        let notes = if s.report.repaired { "repaired" } else { "" };
-        row(name, s.report.objective, s.report.seconds, notes);
+        let mut notes = if s.report.repaired { "repaired" } else { "" }.to_string();
+        if args.checksum {
+            write!(notes, " alloc {:016x}", checksum(&s.allocation))?;
+        }
+        row(name, s.report.objective, s.report.seconds, &notes);
     }
     if !wanted("lp") {
         // Not requested.

@@ -23,6 +23,8 @@ use crate::problem::AllocationProblem;
 /// the levels that occur, so it is kept per distinct level: O(#levels) per check.
 #[derive(Debug, Clone)]
 pub(crate) struct LevelSlack {
+    /// The distinct levels (tolerances and fund risks), ascending.
+    levels: Vec<RiskLevel>,
     index: Vec<usize>,
     slack: Vec<i64>,
 }
@@ -56,7 +58,30 @@ impl LevelSlack {
                 d as i64 - n as i64
             })
             .collect();
-        Self { index, slack }
+        let levels = levels.iter().map(|&l| RiskLevel::new(l as u8)).collect();
+        Self {
+            levels,
+            index,
+            slack,
+        }
+    }
+
+    /// The position of `level` among the distinct levels (tolerances and fund risks) of the
+    /// problem; only meaningful for a level that occurs.
+    #[inline]
+    pub(crate) fn level_index(&self, level: RiskLevel) -> usize {
+        self.index[usize::from(level.get())]
+    }
+
+    /// The distinct levels (customer tolerances and fund risks), ascending.
+    pub(crate) fn levels(&self) -> &[RiskLevel] {
+        &self.levels
+    }
+
+    /// `slack(τ)` per distinct level, in ascending level order. Giving a fund of level index `r`
+    /// to a customer of level index `t` lowers exactly `slack[r..t]` by one.
+    pub(crate) fn slack(&self) -> &[i64] {
+        &self.slack
     }
 
     #[inline]

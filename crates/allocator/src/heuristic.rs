@@ -11,6 +11,11 @@ use crate::guard::{LevelSlack, Pending, residual_feasible};
 use crate::problem::AllocationProblem;
 use crate::solver::{Solution, Solver, finish};
 
+mod exact_sum;
+mod single;
+
+use exact_sum::FixedPoint;
+
 /// HA, the heuristic of PTOFA (Algorithm 1):
 ///
 /// 1. risk-ineligible pairs get `E_uf = −∞` (here: are skipped);
@@ -35,9 +40,11 @@ use crate::solver::{Solution, Solver, finish};
 ///
 /// Cost: one `O(U·F log F)` pass to sort each customer's funds once, then per recomputation an
 /// `O(R·F)` pass (R customers left, parallel with rayon); each epoch up to the next exhausted
-/// fund is then served as one batch found by per-fund selection, without sorting customers
-/// (`docs/allocation.md`). Supports the paper's form (exactly K, exact `d_f`), any K, up to
-/// 65,534 funds.
+/// fund is then served as one batch found by selection, without sorting customers
+/// (`docs/allocation.md`). α is the exact sum `Σ_u E_uf` rounded once (fixed point), so the
+/// allocation does not depend on the number of threads. Supports the paper's form (exactly K,
+/// exact `d_f`), any K, up to 65,534 funds; K = 1 with at most 15 funds (PTOFA's case) runs a
+/// leaner path with one pass per batch.
 ///
 /// ```
 /// use fundalloc_allocator::prelude::*;
@@ -51,6 +58,8 @@ use crate::solver::{Solution, Solver, finish};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Heuristic {
+    /// Use the general path even for K = 1 (tests).
+    general: bool,
     _private: (),
 }
 
@@ -69,7 +78,9 @@ type FundIdx = u16;
 /// Padding past a customer's eligible funds.
 const NO_FUND: FundIdx = FundIdx::MAX;
 
-/// Customers per parallel work item.
+/// Customers per parallel work item, and per partial sum of α: α is summed per block of
+/// `BLOCK` consecutive customer indices, then over the blocks in order, so it is the same `f64`
+/// whatever the number of threads.
 const BLOCK: usize = 4096;
 
 /// Ranked after everyone: "no fund runs out in this batch".
@@ -458,6 +469,13 @@ impl<T: Real> Solver<T> for Heuristic {
                 feature: "exposure ranges or an at-most-K rule (use Lp)".into(),
             })?;
         let (u_n, f_n, k) = (problem.n_customers(), problem.n_funds(), problem.k());
+        let fixed = FixedPoint::for_values(problem.revenue().as_slice(), u_n);
+        let fast = k == 1 && f_n <= single::MAX_FUNDS && !self.general;
+        if let Some(fixed) = fixed.filter(|f| fast && f.is_narrow()) {
+            let out = single::solve(problem, caps, fixed);
+            let allocation = Allocation::from_fixed_k(u_n, 1, f_n, out.picks)?;
+            return self.report(problem, allocation, start, out.recomputations, out.diverted);
+        }
         let values = problem.revenue().as_slice();
         let tolerance = problem.tolerance();
         let risks = problem.fund_risk();
@@ -529,39 +547,11 @@ impl<T: Real> Solver<T> for Heuristic {
         let mut recomputations = 0u64;
         while !rest.is_empty() {
             // Lines 2–6: α over the unserved customers and remaining exposures, then scores.
-            let alpha = {
-                let st = &state;
-                // Σ_u E_uf per tolerance level (dense rows, no per-customer fund list), then
-                // per fund over the levels that permit it.
-                let by_level = rest
-                    .par_iter()
-                    .with_min_len(BLOCK)
-                    .fold(
-                        || vec![0.0f64; LEVELS * f_n],
-                        |mut acc, e| {
-                            let u = e.u as usize;
-                            let t = usize::from(tolerance[u].get());
-                            let acc_t = &mut acc[t * f_n..(t + 1) * f_n];
-                            for (a, v) in acc_t.iter_mut().zip(&values[u * f_n..(u + 1) * f_n]) {
-                                *a += v.to_f64_lossless();
-                            }
-                            acc
-                        },
-                    )
-                    .reduce(|| vec![0.0f64; LEVELS * f_n], add_vecs);
-                let sums: Vec<f64> = (0..f_n)
-                    .map(|f| {
-                        (0..LEVELS)
-                            .filter(|&t| RiskLevel::new(t as u8).permits(risks[f]))
-                            .map(|t| by_level[t * f_n + f])
-                            .sum()
-                    })
-                    .collect();
-                sums.iter()
-                    .zip(&st.caps)
-                    .map(|(&s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
-                    .collect::<Vec<f64>>()
-            };
+            let alpha = alpha_sums(problem, &rest, fixed)
+                .iter()
+                .zip(&state.caps)
+                .map(|(&s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
+                .collect::<Vec<f64>>();
             let picks_per_fund = {
                 let st = &state;
                 rest.par_iter_mut()
@@ -627,18 +617,246 @@ impl<T: Real> Solver<T> for Heuristic {
                 floor = floor.saturating_mul(2);
             }
             rest.drain(..pos);
+            // Back to index order (selection and sorting moved them): α's blocks need it, and
+            // the passes read the revenue rows in order.
+            rest.par_sort_unstable_by_key(|e| e.u);
         }
-        let repaired = state.diverted > 0;
-        let diverted = state.diverted;
         let allocation = Allocation::from_fixed_k(u_n, k, f_n, state.picks)?;
+        self.report(problem, allocation, start, recomputations, state.diverted)
+    }
+}
+
+impl Heuristic {
+    /// HA through the general path even where the K = 1 path applies (tests compare the two).
+    #[cfg(test)]
+    fn general() -> Self {
+        Self {
+            general: true,
+            _private: (),
+        }
+    }
+
+    fn report<T: Real>(
+        &self,
+        problem: &AllocationProblem<T>,
+        allocation: Allocation,
+        start: Instant,
+        recomputations: u64,
+        diverted: u64,
+    ) -> Result<Solution> {
         let mut solution = finish(NAME, problem, allocation, start)?;
         solution.report.iterations = Some(recomputations);
-        solution.report.repaired = repaired;
-        if repaired {
+        solution.report.repaired = diverted > 0;
+        if diverted > 0 {
             solution.report.notes.push(format!(
                 "feasibility guard diverted {diverted} customer(s) from their plain top-K"
             ));
         }
         Ok(solution)
+    }
+}
+
+/// `Σ_u E_uf` over the customers of `rest` (ascending index) who may hold f: exact and rounded
+/// once with a fixed-point scale (as the K = 1 path, `single.rs`); without one (values whose
+/// range does not fit), in a fixed order: per block of [`BLOCK`] consecutive indices and per
+/// tolerance level, the customers in index order; per level, the blocks in order; then, per
+/// fund, the levels that permit it in ascending order. Either way the same bits with any
+/// number of threads.
+fn alpha_sums<T: Real>(
+    problem: &AllocationProblem<T>,
+    rest: &[Entry],
+    fixed: Option<FixedPoint>,
+) -> Vec<f64> {
+    let f_n = problem.n_funds();
+    let values = problem.revenue().as_slice();
+    let tolerance = problem.tolerance();
+    let risks = problem.fund_risk();
+    if let Some(fixed) = fixed {
+        // Exact: the order does not matter.
+        let eligible: Vec<Vec<bool>> = (0..LEVELS)
+            .map(|t| {
+                risks
+                    .iter()
+                    .map(|&r| RiskLevel::new(t as u8).permits(r))
+                    .collect()
+            })
+            .collect();
+        let sums = rest
+            .par_iter()
+            .with_min_len(BLOCK)
+            .fold(
+                || vec![0i128; f_n],
+                |mut acc, e| {
+                    let u = e.u as usize;
+                    let eligible = &eligible[usize::from(tolerance[u].get())];
+                    let row = &values[u * f_n..(u + 1) * f_n];
+                    for ((a, v), &ok) in acc.iter_mut().zip(row).zip(eligible) {
+                        *a += fixed.fixed(if ok { v.to_f64_lossless() } else { 0.0 });
+                    }
+                    acc
+                },
+            )
+            .reduce(|| vec![0i128; f_n], add_vecs);
+        return sums.into_iter().map(|s| fixed.to_f64(s)).collect();
+    }
+    // The tolerance levels that occur, ascending, and each one's position.
+    let levels: Vec<usize> = problem
+        .tolerance_histogram()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(t, _)| t)
+        .collect();
+    let mut index = [0usize; LEVELS];
+    for (i, &t) in levels.iter().enumerate() {
+        index[t] = i;
+    }
+    let parts: Vec<Vec<f64>> = rest
+        .par_chunk_by(|a, b| a.u as usize / BLOCK == b.u as usize / BLOCK)
+        .map(|chunk| {
+            let mut acc = vec![0.0f64; levels.len() * f_n];
+            for e in chunk {
+                let u = e.u as usize;
+                let l = index[usize::from(tolerance[u].get())];
+                let acc = &mut acc[l * f_n..(l + 1) * f_n];
+                for (a, v) in acc.iter_mut().zip(&values[u * f_n..(u + 1) * f_n]) {
+                    *a += v.to_f64_lossless();
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut by_level = vec![0.0f64; levels.len() * f_n];
+    for part in &parts {
+        for (a, v) in by_level.iter_mut().zip(part) {
+            *a += v;
+        }
+    }
+    (0..f_n)
+        .map(|f| {
+            let mut s = 0.0;
+            for (l, &t) in levels.iter().enumerate() {
+                if RiskLevel::new(t as u8).permits(risks[f]) {
+                    s += by_level[l * f_n + f];
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::LctLike;
+    use fundalloc_core_types::RevenueMatrix;
+    use proptest::prelude::*;
+
+    fn both_paths<T: Real>(p: &AllocationProblem<T>) -> (Solution, Solution) {
+        let fixed = FixedPoint::for_values(p.revenue().as_slice(), p.n_customers());
+        assert!(
+            fixed.is_some_and(FixedPoint::is_narrow),
+            "the test instance must take the K = 1 path"
+        );
+        let fast = Heuristic::new().solve(p).unwrap();
+        let general = Heuristic::general().solve(p).unwrap();
+        (fast, general)
+    }
+
+    fn assert_same(a: &Solution, b: &Solution) {
+        assert_eq!(a.allocation, b.allocation);
+        assert_eq!(a.report.objective.to_bits(), b.report.objective.to_bits());
+        assert_eq!(a.report.iterations, b.report.iterations);
+        assert_eq!(a.report.repaired, b.report.repaired);
+        assert_eq!(a.report.notes, b.report.notes);
+    }
+
+    #[test]
+    fn k1_path_is_the_general_path_on_lct_instances() {
+        // Several blocks, and the guard diverts customers on these instances.
+        let mut repaired = 0;
+        for (u, f, seed) in [
+            (3_000, 8, 1),
+            (20_000, 8, 2),
+            (12_345, 5, 3),
+            (9_000, 12, 4),
+        ] {
+            let p = LctLike::new(u, f).seed(seed).generate::<f32>().unwrap();
+            let (fast, general) = both_paths(&p);
+            assert_same(&fast, &general);
+            repaired += usize::from(fast.report.repaired);
+        }
+        assert!(repaired > 0, "the guard must intervene on some instance");
+    }
+
+    #[test]
+    fn same_allocation_with_one_and_two_threads() {
+        let p = LctLike::new(30_000, 8).seed(5).generate::<f32>().unwrap();
+        let p2 = LctLike::new(9_000, 8)
+            .k(2)
+            .seed(6)
+            .generate::<f32>()
+            .unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                (
+                    Heuristic::new().solve(&p).unwrap(),
+                    Heuristic::general().solve(&p).unwrap(),
+                    Heuristic::new().solve(&p2).unwrap(),
+                )
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        assert_same(&one.0, &two.0);
+        assert_same(&one.1, &two.1);
+        assert_same(&one.2, &two.2);
+    }
+
+    /// Small instances on a grid of sixteenths (f32), any risk structure; feasible by
+    /// construction.
+    fn small() -> impl Strategy<Value = AllocationProblem<f32>> {
+        (1usize..40, 1usize..9)
+            .prop_flat_map(|(u, f)| {
+                (
+                    Just(u),
+                    Just(f),
+                    proptest::collection::vec(0u16..400, u * f),
+                    proptest::collection::vec(1u8..5, u),
+                    proptest::collection::vec(1u8..5, f),
+                    proptest::collection::vec(any::<u32>(), u),
+                )
+            })
+            .prop_map(|(u, f, values, mut tolerance, risk, draws)| {
+                let lowest = risk.iter().copied().min().unwrap_or(1);
+                let mut exposures = vec![0u64; f];
+                for (t, draw) in tolerance.iter_mut().zip(draws) {
+                    *t = (*t).max(lowest);
+                    let eligible: Vec<usize> = (0..f).filter(|&g| risk[g] <= *t).collect();
+                    exposures[eligible[draw as usize % eligible.len()]] += 1;
+                }
+                let values: Vec<f32> = values.into_iter().map(|v| f32::from(v) / 16.0).collect();
+                AllocationProblem::builder(RevenueMatrix::from_shape_vec(u, f, values).unwrap())
+                    .exposures(exposures)
+                    .customer_tolerance(tolerance.into_iter().map(RiskLevel::new).collect())
+                    .fund_risk(risk.into_iter().map(RiskLevel::new).collect())
+                    .build()
+                    .unwrap()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn k1_path_is_the_general_path(p in small()) {
+            let (fast, general) = both_paths(&p);
+            prop_assert_eq!(&fast.allocation, &general.allocation);
+            prop_assert_eq!(fast.report.iterations, general.report.iterations);
+            prop_assert_eq!(&fast.report.notes, &general.report.notes);
+        }
     }
 }
