@@ -20,8 +20,10 @@
 //! on the true E) as an upper bound. As in the paper's baseline, ESMM scores a pair by its
 //! predicted conversion probability (`--esmm-score revenue` uses ESMM's `P_c·R̂` instead).
 //! Every arm's campaign is simulated with the same seed (`SyntheticCampaign::simulate`, common
-//! random numbers: a pair exposed by two arms converts, or not, in both), and "expected RPME"
-//! is the noise-free value `1000·Σ E_true / exposures` of the same allocation.
+//! random numbers: a pair exposed by two arms converts, or not, in both). The table gives CPME
+//! and RPME of one campaign, like the paper's A/B test, the mean ± sd of the paired RPME lift
+//! over `--campaigns` campaigns (seeds s, s + 1, …), and the noise-free "expected RPME"
+//! `1000·Σ E_true / exposures` of the same allocation.
 //!
 //! **Your own data:** `--history`, `--customers-csv` and `--funds-csv` (layout in
 //! `fundalloc_examples::campaign`; features named with `--categorical NAME:CARD:SIDE` and
@@ -108,6 +110,10 @@ struct Args {
     /// Score of the ESMM arms.
     #[arg(long, value_enum, default_value = "conversion")]
     esmm_score: EsmmScore,
+    /// Synthetic: campaigns simulated per arm (seeds s, s + 1, …) for the spread of the RPME
+    /// lift; the table's CPME and RPME are those of the first.
+    #[arg(long, default_value_t = 20)]
+    campaigns: u64,
     /// Folder of the chart.
     #[arg(long, default_value = "target")]
     out_dir: PathBuf,
@@ -178,6 +184,8 @@ struct Arm {
     verifier: String,
     /// Simulated campaign (synthetic data only).
     outcome: Option<CampaignOutcome>,
+    /// RPME of the simulated campaigns with seeds `sim_seed + 0, 1, …` (synthetic only).
+    rpme_runs: Vec<f64>,
     /// `1000·Σ E_true / exposures` (synthetic only).
     expected_rpme: Option<f64>,
     /// `1000·Σ E_ours / exposures`.
@@ -358,6 +366,7 @@ fn run(args: Args) -> Result<(), BoxError> {
 
     // 4. Verify, simulate, evaluate.
     let sim_seed = args.seed.wrapping_add(3);
+    let campaigns = args.campaigns.max(1);
     let conversion_score = matches!(args.esmm_score, EsmmScore::Conversion);
     let mut arms = Vec::new();
     for (predict, optimize, p, solution) in solved {
@@ -370,14 +379,20 @@ fn run(args: Args) -> Result<(), BoxError> {
         let per_mille = |m: &RevenueMatrix<f32>| -> Result<f64, BoxError> {
             Ok(rpme(x.objective(m)?, exposures)?)
         };
-        let (outcome, expected_rpme) = match &input.world {
+        let (outcome, rpme_runs, expected_rpme) = match &input.world {
             Some(w) => {
-                let o = timings.time(format!("simulate {predict} + {optimize}"), || {
-                    w.simulate(x, sim_seed)
+                let runs = timings.time(format!("simulate {predict} + {optimize}"), || {
+                    (0..campaigns)
+                        .map(|s| w.simulate(x, sim_seed.wrapping_add(s)))
+                        .collect::<Result<Vec<_>, _>>()
                 })?;
-                (Some(o), Some(per_mille(w.expected())?))
+                let rpmes = runs
+                    .iter()
+                    .map(|o| rpme(o.revenue, o.exposures))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (runs.first().copied(), rpmes, Some(per_mille(w.expected())?))
             }
-            None => (None, None),
+            None => (None, Vec::new(), None),
         };
         arms.push(Arm {
             predict,
@@ -385,6 +400,7 @@ fn run(args: Args) -> Result<(), BoxError> {
             satisfaction: Satisfaction::of(x, c, k),
             verifier,
             outcome,
+            rpme_runs,
             expected_rpme,
             predicted_rpme: per_mille(&ours_e)?,
             predicted_cpme: if conversion_score {
@@ -396,7 +412,7 @@ fn run(args: Args) -> Result<(), BoxError> {
         });
     }
     if input.world.is_some() {
-        print_online_table(&arms, sim_seed)?;
+        print_online_table(&arms, sim_seed, campaigns)?;
     } else {
         print_predicted_table(&arms);
     }
@@ -630,7 +646,20 @@ fn lift(x: f64, base: f64) -> String {
     format!("{:+.2}%", 100.0 * (x / base - 1.0))
 }
 
-fn print_online_table(arms: &[Arm], sim_seed: u64) -> Result<(), BoxError> {
+/// Mean and sample standard deviation of the paired RPME lifts of `arm` over `base`, in %.
+fn lift_spread(arm: &[f64], base: &[f64]) -> (f64, f64) {
+    let lifts: Vec<f64> = arm
+        .iter()
+        .zip(base)
+        .map(|(a, b)| 100.0 * (a / b - 1.0))
+        .collect();
+    let n = lifts.len() as f64;
+    let mean = lifts.iter().sum::<f64>() / n;
+    let var = lifts.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt())
+}
+
+fn print_online_table(arms: &[Arm], sim_seed: u64, campaigns: u64) -> Result<(), BoxError> {
     let metrics: Vec<(f64, f64)> = arms
         .iter()
         .map(|a| -> Result<(f64, f64), BoxError> {
@@ -647,18 +676,24 @@ fn print_online_table(arms: &[Arm], sim_seed: u64) -> Result<(), BoxError> {
         "\nTable 2, simulated online A/B test (every arm's campaign drawn from the ground truth with seed {sim_seed}; lifts vs ESMM + Manual)\n"
     );
     println!(
-        "| Predict | Optimize | CPME | RPME | %CPME Lift | %RPME Lift | expected RPME (true E) | %expected RPME Lift |"
+        "| Predict | Optimize | CPME | RPME | %CPME Lift | %RPME Lift | %RPME Lift over {campaigns} campaigns (mean ± sd) | expected RPME (true E) | %expected RPME Lift |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (i, (a, &(c, r))) in arms.iter().zip(&metrics).enumerate() {
         let e = a.expected_rpme.unwrap_or(f64::NAN);
-        let (lc, lr, le) = if i == 0 {
-            ("-".into(), "-".into(), "-".into())
+        let (lc, lr, ls, le) = if i == 0 {
+            ("-".into(), "-".into(), "-".into(), "-".into())
         } else {
-            (lift(c, base_c), lift(r, base_r), lift(e, base_e))
+            let (mean, sd) = lift_spread(&a.rpme_runs, &arms[0].rpme_runs);
+            (
+                lift(c, base_c),
+                lift(r, base_r),
+                format!("{mean:+.2}% ± {sd:.2}"),
+                lift(e, base_e),
+            )
         };
         println!(
-            "| {} | {} | {c:.2} | {r:.0} | {lc} | {lr} | {e:.0} | {le} |",
+            "| {} | {} | {c:.2} | {r:.0} | {lc} | {lr} | {ls} | {e:.0} | {le} |",
             a.predict, a.optimize
         );
     }
