@@ -97,10 +97,13 @@ impl FixedPoint {
         (v * self.scale) as i128
     }
 
-    /// `v · 2^−shift`, exactly, for a narrow scale.
+    /// `v · 2^−shift`, exactly, for a narrow scale. The integer `x = v · 2^−shift` has
+    /// `|x| < 2^46`, so `x + 1.5·2^52` is exact and its bits are those of `1.5·2^52` plus `x`:
+    /// a conversion without the scalar-only float-to-integer instruction, so loops vectorise.
     #[inline(always)]
     pub(super) fn narrow(self, v: f64) -> i64 {
-        (v * self.scale) as i64
+        const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
+        ((v * self.scale + MAGIC).to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64)
     }
 
     /// `2^shift · s`, rounded once.
@@ -131,6 +134,20 @@ mod tests {
             .map(|&v| f64::from(v))
             .sum();
         assert!((fp.to_f64(forward) - rest).abs() <= 1e-15 * rest);
+    }
+
+    #[test]
+    fn narrow_conversion_is_exact() {
+        let values: Vec<f32> = vec![886.6085, 1.0e-3, -3.5, 0.0, -0.0, 2.5e-2, 1.0];
+        let fp = FixedPoint::for_values(&values, 1 << 20).unwrap();
+        assert!(fp.is_narrow());
+        for &v in &values {
+            assert_eq!(
+                i128::from(fp.narrow(f64::from(v))),
+                fp.fixed(f64::from(v)),
+                "{v}"
+            );
+        }
     }
 
     #[test]

@@ -241,14 +241,29 @@ fn alpha_from(sums: &[i128], caps: &[u64], fixed: FixedPoint) -> [f64; 16] {
     alpha
 }
 
-/// Adds a revenue row, masked to `eligible`, to exact sums of at most
-/// [`FixedPoint::NARROW_TERMS`] rows.
+/// Adds a revenue row, masked to the customer's eligible funds (`mask`: 1 or 0 per fund, see
+/// [`masks`]), to exact sums of at most [`FixedPoint::NARROW_TERMS`] rows. Branch-free, so it
+/// vectorises.
 #[inline(always)]
-fn add_fixed(acc: &mut [i64], row: &[f64; 16], eligible: u16, fixed: FixedPoint) {
-    for (f, a) in acc.iter_mut().enumerate() {
-        let v = if eligible >> f & 1 == 1 { row[f] } else { 0.0 };
-        *a += fixed.narrow(v);
+fn add_fixed(acc: &mut [i64], row: &[f64; 16], mask: &[f64; 16], fixed: FixedPoint) {
+    for ((a, &v), &m) in acc.iter_mut().zip(row).zip(mask) {
+        *a += fixed.narrow(v * m);
     }
+}
+
+/// Per level index, 1.0 for the funds it may hold and 0.0 for the others (`v · 1 = v`,
+/// `v · 0 = ±0`, whose fixed-point value is 0).
+fn masks(eligible: &[u16]) -> Vec<[f64; 16]> {
+    eligible
+        .iter()
+        .map(|&m| {
+            let mut out = [0.0; 16];
+            for (f, x) in out.iter_mut().enumerate() {
+                *x = f64::from(m >> f & 1);
+            }
+            out
+        })
+        .collect()
 }
 
 /// Adds exact `i64` partial sums to `i128` sums.
@@ -401,6 +416,7 @@ pub(super) fn solve<T: Real>(
         .map(|m| m.count_ones() as usize)
         .collect();
     let cells = n_levels * SLOTS;
+    let mask = &masks(&tables.eligible);
 
     // One pass: sorted fund lists, the live entries by level, α's first sums.
     // `Real` is sealed to f32 and f64: 4 bytes means f32.
@@ -446,7 +462,7 @@ pub(super) fn solve<T: Real>(
                 } else {
                     sorted_funds(raw, eligible)
                 });
-                add_fixed(&mut sums, &row16(raw), eligible, fixed);
+                add_fixed(&mut sums, &row16(raw), &mask[usize::from(level)], fixed);
                 let slot = &mut next[usize::from(level)];
                 live[*slot] = Live {
                     u: u as u32,
@@ -517,50 +533,51 @@ pub(super) fn solve<T: Real>(
             .fold(
                 || Counts::new(cells, f_n),
                 |mut counts, (chunk, picks)| {
-                let mut sums = vec![0i64; BUCKETS * f_n];
-                for (block, picks) in chunk.iter_mut().zip(picks.chunks_mut(BLOCK)) {
-                    let Block {
-                        start,
-                        order,
-                        live,
-                        runs,
-                    } = block;
-                    let (mut at, mut kept) = (0, 0);
-                    for (level, len) in runs.iter_mut().enumerate() {
-                        let run_start = kept;
-                        let allowed = allowed[level];
-                        let eligible = tables.eligible[level];
-                        with_slots!(slots[level], n => {
-                            for i in at..at + *len {
-                                let mut e = live[i];
-                                let u = e.u as usize;
-                                if pending.is_some_and(|cut| cut.serves(&e)) {
-                                    picks[u - *start] = u32::from(e.choice);
-                                    continue;
+                    let mut sums = vec![0i64; BUCKETS * f_n];
+                    for (block, picks) in chunk.iter_mut().zip(picks.chunks_mut(BLOCK)) {
+                        let Block {
+                            start,
+                            order,
+                            live,
+                            runs,
+                        } = block;
+                        let (mut at, mut kept) = (0, 0);
+                        for (level, len) in runs.iter_mut().enumerate() {
+                            let run_start = kept;
+                            let allowed = allowed[level];
+                            let mask = &mask[level];
+                            with_slots!(slots[level], n => {
+                                for i in at..at + *len {
+                                    let mut e = live[i];
+                                    let u = e.u as usize;
+                                    if pending.is_some_and(|cut| cut.serves(&e)) {
+                                        picks[u - *start] = u32::from(e.choice);
+                                        continue;
+                                    }
+                                    let word = order[u - *start];
+                                    let row = tables.row(u);
+                                    if rescore {
+                                        (e.score, e.plain) = score(word, n, &row, alpha_now, open);
+                                    }
+                                    e.choice = first_allowed(word, n, allowed);
+                                    let slot = usize::from(e.choice).min(SLOT_NONE);
+                                    let b = buckets.of(e.score);
+                                    counts.hist[(level * SLOTS + slot) * BUCKETS + b] += 1;
+                                    counts.diverted[b] += u32::from(e.choice != e.plain);
+                                    add_fixed(&mut sums[b * f_n..(b + 1) * f_n], &row, mask, fixed);
+                                    live[kept] = e;
+                                    kept += 1;
                                 }
-                                let word = order[u - *start];
-                                let row = tables.row(u);
-                                if rescore {
-                                    (e.score, e.plain) = score(word, n, &row, alpha_now, open);
-                                }
-                                e.choice = first_allowed(word, n, allowed);
-                                let slot = usize::from(e.choice).min(SLOT_NONE);
-                                let b = buckets.of(e.score);
-                                counts.hist[(level * SLOTS + slot) * BUCKETS + b] += 1;
-                                counts.diverted[b] += u32::from(e.choice != e.plain);
-                                add_fixed(&mut sums[b * f_n..(b + 1) * f_n], &row, eligible, fixed);
-                                live[kept] = e;
-                                kept += 1;
-                            }
-                        });
-                        at += *len;
-                        *len = kept - run_start;
+                            });
+                            at += *len;
+                            *len = kept - run_start;
+                        }
+                        live.truncate(kept);
                     }
-                    live.truncate(kept);
-                }
-                widen_into(&mut counts.sums, &sums);
-                counts
-            })
+                    widen_into(&mut counts.sums, &sums);
+                    counts
+                },
+            )
             .reduce(|| Counts::new(cells, f_n), Counts::add);
         pending = None;
         let per_cell: Vec<u64> = counts
@@ -622,7 +639,7 @@ pub(super) fn solve<T: Real>(
                 } else {
                     let level = usize::from(e.level);
                     let row = tables.row(e.u as usize);
-                    add_fixed(&mut part, &row, tables.eligible[level], fixed);
+                    add_fixed(&mut part, &row, &mask[level], fixed);
                 }
             }
             widen_into(&mut kept_sums, &part);
