@@ -186,29 +186,42 @@ fn row16<T: Real>(row: &[T]) -> [f64; 16] {
     out
 }
 
-/// Eq. 7 over the open funds (`open` never has bit 15, the [`END`] nibble) among the first
-/// `slots` of a customer's sorted list, and the first of them ([`NONE`]: none). The same
-/// operations on the same values as `State::score` of the general path —
-/// `h += α_{prev}·(E_{prev} − E_f)` for each open fund after the first — with selects instead
-/// of branches.
+/// Eq. 7 over a customer's sorted list whose first `slots` funds are exactly its open eligible
+/// ones (see [`drop_closed`]), and the first of them ([`NONE`]: none). The same operations on
+/// the same values as `State::score` of the general path: `h += α_{prev}·(E_{prev} − E_f)` for
+/// each open fund after the first, in sorted order.
 #[inline(always)]
-fn score(word: u64, slots: usize, row: &[f64; 16], alpha: &[f64; 16], open: u16) -> (f64, u8) {
-    let mut h = 0.0;
-    let mut plain = NONE;
-    let (mut prev_alpha, mut prev_value) = (0.0, 0.0);
-    let mut seen = false;
-    for j in 0..slots {
-        let f = (word >> (4 * j) & END) as usize;
-        let valid = open >> f & 1 == 1;
-        let v = row[f];
-        let next = h + prev_alpha * (prev_value - v);
-        h = if valid && seen { next } else { h };
-        plain = if valid && !seen { f as u8 } else { plain };
-        prev_alpha = if valid { alpha[f] } else { prev_alpha };
-        prev_value = if valid { v } else { prev_value };
-        seen |= valid;
+fn score(word: u64, slots: usize, row: &[f64; 16], alpha: &[f64; 16]) -> (f64, u8) {
+    if slots == 0 {
+        return (0.0, NONE);
     }
-    (h, plain)
+    let first = (word & END) as usize;
+    let mut h = 0.0;
+    let (mut prev_alpha, mut prev_value) = (alpha[first], row[first]);
+    for j in 1..slots {
+        let f = (word >> (4 * j) & END) as usize;
+        let v = row[f];
+        h += prev_alpha * (prev_value - v);
+        prev_alpha = alpha[f];
+        prev_value = v;
+    }
+    (h, first as u8)
+}
+
+/// Removes the funds in `closed` from the first `slots` entries of a sorted list (the rest
+/// shifts down, [`END`] fills the top), so that scoring needs no per-fund "is it open" test.
+#[inline(always)]
+fn drop_closed(word: u64, slots: usize, closed: u16) -> u64 {
+    let mut out = u64::MAX;
+    let mut k = 0u32;
+    for j in 0..slots {
+        let f = word >> (4 * j) & END;
+        let keep = closed >> f & 1 == 0;
+        let placed = (out & !(END << (4 * k))) | f << (4 * k);
+        out = if keep { placed } else { out };
+        k += u32::from(keep);
+    }
+    out
 }
 
 /// The first fund among the first `slots` of a sorted list that is in `allowed` ([`NONE`]:
@@ -410,11 +423,6 @@ pub(super) fn solve<T: Real>(
         fund_level: risks.iter().map(|&r| slack.level_index(r)).collect(),
     };
     let tables = &tables;
-    let slots: Vec<usize> = tables
-        .eligible
-        .iter()
-        .map(|m| m.count_ones() as usize)
-        .collect();
     let cells = n_levels * SLOTS;
     let mask = &masks(&tables.eligible);
 
@@ -495,6 +503,8 @@ pub(super) fn solve<T: Real>(
     let mut diverted = 0u64;
     let mut recomputations = 0u64;
     let mut rescore = true;
+    // The funds the sorted lists may still contain.
+    let mut listed: u16 = ((1u32 << f_n) - 1) as u16;
     let mut buckets = Buckets::below(0.0);
     // Customers served by the last phase but still in `live` (removed by the next pass).
     let mut pending: Option<Cut> = None;
@@ -526,7 +536,24 @@ pub(super) fn solve<T: Real>(
         }
         // The one pass over the customers: serve the last phase's batch (write its picks,
         // drop it), score (new epoch), choose, and count and sum per score bucket.
-        let (alpha_now, allowed, slots) = (&alpha, &allowed, &slots);
+        // Funds closed since the last scoring pass leave the sorted lists in this one.
+        let closed = if rescore { listed & !open } else { 0 };
+        let count = |m: u16| -> Vec<usize> {
+            tables
+                .eligible
+                .iter()
+                .map(|&e| (e & m).count_ones() as usize)
+                .collect()
+        };
+        let (listed_n, open_n) = (count(listed), count(open));
+        let unrestricted: Vec<bool> = (0..n_levels)
+            .map(|l| allowed[l] == tables.eligible[l] & open)
+            .collect();
+        if rescore {
+            listed = open;
+        }
+        let (alpha_now, allowed) = (&alpha, &allowed);
+        let (listed_n, open_n, unrestricted) = (&listed_n, &open_n, &unrestricted);
         let counts = blocks
             .par_chunks_mut(TASK)
             .zip(picks.par_chunks_mut(TASK * BLOCK))
@@ -546,7 +573,8 @@ pub(super) fn solve<T: Real>(
                             let run_start = kept;
                             let allowed = allowed[level];
                             let mask = &mask[level];
-                            with_slots!(slots[level], n => {
+                            let unrestricted = unrestricted[level];
+                            with_slots!(open_n[level], n => {
                                 for i in at..at + *len {
                                     let mut e = live[i];
                                     let u = e.u as usize;
@@ -554,12 +582,20 @@ pub(super) fn solve<T: Real>(
                                         picks[u - *start] = u32::from(e.choice);
                                         continue;
                                     }
-                                    let word = order[u - *start];
+                                    let mut word = order[u - *start];
                                     let row = tables.row(u);
                                     if rescore {
-                                        (e.score, e.plain) = score(word, n, &row, alpha_now, open);
+                                        if closed != 0 {
+                                            word = drop_closed(word, listed_n[level], closed);
+                                            order[u - *start] = word;
+                                        }
+                                        (e.score, e.plain) = score(word, n, &row, alpha_now);
                                     }
-                                    e.choice = first_allowed(word, n, allowed);
+                                    e.choice = if unrestricted {
+                                        e.plain
+                                    } else {
+                                        first_allowed(word, n, allowed)
+                                    };
                                     let slot = usize::from(e.choice).min(SLOT_NONE);
                                     let b = buckets.of(e.score);
                                     counts.hist[(level * SLOTS + slot) * BUCKETS + b] += 1;
@@ -906,7 +942,7 @@ mod tests {
         }
 
         #[test]
-        fn branch_free_score_is_eq_7(
+        fn score_is_eq_7_over_the_open_funds(
             row in proptest::collection::vec(0.0f64..10.0, 1..=8),
             alpha in proptest::collection::vec(0.0f64..3.0, 8),
             open in any::<u16>(),
@@ -918,9 +954,13 @@ mod tests {
             let word = sorted_funds(&values, eligible);
             let mut alpha16 = [0.0; 16];
             alpha16[..8].copy_from_slice(&alpha);
-            let (h, plain) = score(word, f_n, &row16(&values), &alpha16, open);
+            // Drop the closed funds, then score the first `n` (the open ones).
+            let full = word;
+            let word = drop_closed(full, f_n, eligible & !open);
+            let n = open.count_ones() as usize;
+            let (h, plain) = score(word, n, &row16(&values), &alpha16);
             // Literal Eq. 7 over the open funds in sorted order.
-            let funds: Vec<usize> = unpack(word)
+            let funds: Vec<usize> = unpack(full)
                 .into_iter()
                 .map(|f| f as usize)
                 .filter(|&f| open >> f & 1 == 1)
@@ -931,9 +971,10 @@ mod tests {
             }
             prop_assert_eq!(h.to_bits(), expected.to_bits());
             prop_assert_eq!(plain, funds.first().map_or(NONE, |&f| f as u8));
+            prop_assert_eq!(unpack(word), funds.iter().map(|&f| f as u64).collect::<Vec<_>>());
             let allowed = open & 0b1010_1010;
             let first = funds.iter().find(|&&f| allowed >> f & 1 == 1);
-            prop_assert_eq!(first_allowed(word, f_n, allowed), first.map_or(NONE, |&f| f as u8));
+            prop_assert_eq!(first_allowed(word, n, allowed), first.map_or(NONE, |&f| f as u8));
         }
 
         #[test]
