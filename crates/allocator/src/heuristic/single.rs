@@ -290,9 +290,9 @@ fn widen_into(acc: &mut [i128], part: &[i64]) {
 /// `TASK · BLOCK` = [`FixedPoint::NARROW_TERMS`] customers, so they fit an `i64`.
 const TASK: usize = FixedPoint::NARROW_TERMS / BLOCK;
 
-/// Buckets of the score histogram that locates each event: 64 per octave over the 16 octaves
+/// Buckets of the score histogram that locates each event: 32 per octave over the 16 octaves
 /// below an upper bound of the epoch's scores; lower scores share the last bucket.
-const BUCKETS: usize = 1 << 10;
+const BUCKETS: usize = 1 << 9;
 
 /// Maps scores to buckets, non-decreasing in rank (descending score): bucket order never
 /// contradicts [`by_score`]; ties inside a bucket are left to an exact selection.
@@ -312,7 +312,7 @@ impl Buckets {
 
     #[inline(always)]
     fn of(self, score: f64) -> usize {
-        ((self.top.saturating_sub(!descending_key(score)) >> 46) as usize).min(BUCKETS - 1)
+        ((self.top.saturating_sub(!descending_key(score)) >> 47) as usize).min(BUCKETS - 1)
     }
 }
 
@@ -509,6 +509,10 @@ pub(super) fn solve<T: Real>(
     // Customers served by the last phase but still in `live` (removed by the next pass).
     let mut pending: Option<Cut> = None;
     let per_task = n_blocks.div_ceil(2 * rayon::current_num_threads()).max(1);
+    let tasks_per_leaf = n_blocks
+        .div_ceil(TASK)
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(1);
     while unserved > 0 {
         let open = caps
             .iter()
@@ -557,6 +561,8 @@ pub(super) fn solve<T: Real>(
         let counts = blocks
             .par_chunks_mut(TASK)
             .zip(picks.par_chunks_mut(TASK * BLOCK))
+            // Few accumulators: each is a few hundred kB to clear and merge.
+            .with_min_len(tasks_per_leaf)
             .fold(
                 || Counts::new(cells, f_n),
                 |mut counts, (chunk, picks)| {
