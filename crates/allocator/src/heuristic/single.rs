@@ -139,14 +139,15 @@ fn sort8(k: &mut [u64; 8]) {
 fn sorted_funds_packed<T: Real>(row: &[T], eligible: u16) -> u64 {
     let mut keys = [u64::MAX; 8];
     for (f, (k, v)) in keys.iter_mut().zip(row).enumerate() {
-        if eligible >> f & 1 == 1 {
-            *k = (descending_key(v.to_f64_lossless()) & !END) | f as u64;
-        }
+        // All ones for an eligible fund, else zero (no branch: eligibility varies by customer).
+        let keep = 0u64.wrapping_sub(u64::from(eligible >> f & 1));
+        *k = (((descending_key(v.to_f64_lossless()) & !END) | f as u64) & keep) | !keep;
     }
     sort8(&mut keys);
-    let mut word = u64::MAX;
+    // Entries 8..16 stay END.
+    let mut word = u64::MAX << 32;
     for (j, k) in keys.iter().enumerate() {
-        word &= !(END << (4 * j)) | (k & END) << (4 * j);
+        word |= (k & END) << (4 * j);
     }
     word
 }
@@ -511,7 +512,7 @@ pub(super) fn solve<T: Real>(
     let per_task = n_blocks.div_ceil(2 * rayon::current_num_threads()).max(1);
     let tasks_per_leaf = n_blocks
         .div_ceil(TASK)
-        .div_ceil(4 * rayon::current_num_threads())
+        .div_ceil(2 * rayon::current_num_threads())
         .max(1);
     while unserved > 0 {
         let open = caps
