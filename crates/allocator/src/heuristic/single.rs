@@ -89,53 +89,62 @@ pub(super) struct Outcome {
 }
 
 /// Ascending in `total_cmp` descending order of `x`.
-#[inline]
+#[inline(always)]
 fn descending_key(x: f64) -> u64 {
     let bits = x.to_bits();
-    let ascending = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    };
-    !ascending
+    // Negative: flip every bit; otherwise set the sign bit (branch-free).
+    let flip = ((bits as i64 >> 63) as u64) | 1 << 63;
+    !(bits ^ flip)
 }
 
-/// Sorts 8 keys ascending (Knuth's 19-comparator network; branch-free).
-#[inline]
+/// Sorts 8 keys ascending (Knuth's 19-comparator network), unrolled on locals: branch-free
+/// `cmov`s, no table of pairs to load.
+#[inline(always)]
 fn sort8(k: &mut [u64; 8]) {
-    const NET: [(usize, usize); 19] = [
-        (0, 2),
-        (1, 3),
-        (4, 6),
-        (5, 7),
-        (0, 4),
-        (1, 5),
-        (2, 6),
-        (3, 7),
-        (0, 1),
-        (2, 3),
-        (4, 5),
-        (6, 7),
-        (2, 4),
-        (3, 5),
-        (1, 4),
-        (3, 6),
-        (1, 2),
-        (3, 4),
-        (5, 6),
-    ];
-    for (i, j) in NET {
-        let (a, b) = (k[i], k[j]);
-        k[i] = a.min(b);
-        k[j] = a.max(b);
+    let [
+        mut a0,
+        mut a1,
+        mut a2,
+        mut a3,
+        mut a4,
+        mut a5,
+        mut a6,
+        mut a7,
+    ] = *k;
+    macro_rules! exchange {
+        ($x:ident, $y:ident) => {
+            let lo = $x.min($y);
+            $y = $x.max($y);
+            $x = lo;
+        };
     }
+    exchange!(a0, a2);
+    exchange!(a1, a3);
+    exchange!(a4, a6);
+    exchange!(a5, a7);
+    exchange!(a0, a4);
+    exchange!(a1, a5);
+    exchange!(a2, a6);
+    exchange!(a3, a7);
+    exchange!(a0, a1);
+    exchange!(a2, a3);
+    exchange!(a4, a5);
+    exchange!(a6, a7);
+    exchange!(a2, a4);
+    exchange!(a3, a5);
+    exchange!(a1, a4);
+    exchange!(a3, a6);
+    exchange!(a1, a2);
+    exchange!(a3, a4);
+    exchange!(a5, a6);
+    *k = [a0, a1, a2, a3, a4, a5, a6, a7];
 }
 
 /// [`sorted_funds`] for `f32` revenue and at most 8 funds: a converted `f32` leaves the low
 /// 29 bits of its [`descending_key`] constant, so the fund index fits in the low 4 bits
 /// without changing any comparison between distinct values, and ties fall to the lower
 /// index; ineligible funds are `u64::MAX`, whose low nibble is [`END`].
-#[inline]
+#[inline(always)]
 fn sorted_funds_packed<T: Real>(row: &[T], eligible: u16) -> u64 {
     let mut keys = [u64::MAX; 8];
     for (f, (k, v)) in keys.iter_mut().zip(row).enumerate() {
