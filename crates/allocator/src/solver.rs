@@ -50,7 +50,9 @@ pub struct SolveReport {
     pub iterations: Option<u64>,
     /// An upper bound on the optimum, where the method has one (LP relaxation value).
     pub bound: Option<f64>,
-    /// Relative gap `(bound − objective) / max(|bound|, 1e-12)`, where a bound is known.
+    /// Relative gap `(bound − objective) / max(|bound|, 1)`, where a bound is known. The floor
+    /// of 1 (as in [`crate::GAP_TOLERANCE`]) keeps float noise in a bound near zero, e.g. when
+    /// nothing can be allocated, from reading as a large relative gap.
     pub gap: Option<f64>,
     /// Whether a heuristic had to deviate from its plain rule to stay feasible.
     pub repaired: bool,
@@ -85,7 +87,7 @@ impl SolveReport {
     /// Sets `bound` and the matching relative `gap`.
     pub fn with_bound(mut self, bound: f64) -> Self {
         self.bound = Some(bound);
-        self.gap = Some(((bound - self.objective) / bound.abs().max(1e-12)).max(0.0));
+        self.gap = Some(((bound - self.objective) / bound.abs().max(1.0)).max(0.0));
         self
     }
 }

@@ -296,3 +296,23 @@ fn unbounded_ranges_and_at_most_k() {
     assert_eq!(s.report.objective, 3.0 + 1.0 + 5.0 + 4.0);
     assert!(s.allocation.funds_of(1).is_empty());
 }
+
+#[test]
+fn nothing_can_be_allocated_is_a_proven_optimum() {
+    // Found by the HiGHS proptest: every fund closed (range [0, 0]), at most one per customer.
+    // The optimum is the empty allocation; the certificate and the reported gap must say so.
+    let raw = Raw {
+        u: 2,
+        f: 1,
+        e: vec![31.110918091600045, 2.939258800556404],
+        tol: vec![1, 1],
+        risk: vec![1],
+        rule: PerCustomer::AtMost(1),
+        ranges: vec![(0, 0)],
+    };
+    let p = raw.build().unwrap();
+    let (s, c) = Exact::new().solve_certified(&p).unwrap();
+    assert_certificate(&p, &s, &c);
+    assert_eq!(s.report.objective, 0.0);
+    assert_eq!(s.allocation.n_assignments(), 0);
+}
