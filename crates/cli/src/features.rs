@@ -7,7 +7,7 @@ use std::path::Path;
 use fundalloc_revenue_model::{FeatureSchema, FeatureTable, Side};
 use ndarray::Array2;
 
-use crate::input::{InputError, columns, err, open_csv};
+use crate::input::{InputError, columns, err, for_each_row, open_csv};
 
 /// The schema's features on `side`, one row per CSV record, in file order.
 ///
@@ -37,22 +37,8 @@ pub(crate) fn read_feature_table(
     let mut codes = Vec::new();
     let mut values = Vec::new();
     let mut rows = 0usize;
-    // Byte records, reused: no per-row allocation (a customers file can hold millions of rows).
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match r.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map(|p| p.line());
-                return Err(err(path, line, format!("malformed CSV: {e}")));
-            }
-        }
-        let line = rec.position().map(|p| p.line());
-        let field = |i: usize| {
-            std::str::from_utf8(&rec[i])
-                .map_err(|e| err(path, line, format!("malformed CSV: invalid UTF-8: {e}")))
-        };
+    for_each_row(path, &mut r, |row| {
+        let (line, field) = (row.line, |i: usize| row.field(i));
         for (&(name, cardinality), &col) in cat.iter().zip(cat_cols) {
             let text = field(col)?;
             let code: u32 = text.parse().map_err(|_| {
@@ -96,7 +82,8 @@ pub(crate) fn read_feature_table(
             values.push(v);
         }
         rows += 1;
-    }
+        Ok(())
+    })?;
     if rows == 0 {
         return Err(err(path, None, "no rows"));
     }

@@ -82,6 +82,53 @@ pub(crate) struct Funds {
     pub(crate) exposure: Vec<u64>,
 }
 
+/// One CSV record as [`for_each_row`] hands it out: its line and its fields as UTF-8 text.
+pub(crate) struct Row<'a> {
+    path: &'a Path,
+    rec: &'a csv::ByteRecord,
+    /// The record's 1-based line, where the reader knows it.
+    pub(crate) line: Option<u64>,
+}
+
+impl<'a> Row<'a> {
+    /// Field `i` (a column index from [`columns`]); invalid UTF-8 is a malformed-CSV error.
+    pub(crate) fn field(&self, i: usize) -> Result<&'a str, InputError> {
+        std::str::from_utf8(&self.rec[i]).map_err(|e| {
+            err(
+                self.path,
+                self.line,
+                format!("malformed CSV: invalid UTF-8: {e}"),
+            )
+        })
+    }
+}
+
+/// Calls `each` on every record after the header, reusing one byte record: no per-row
+/// allocation, since a customers file can hold millions of rows. Stops at the first error.
+pub(crate) fn for_each_row<R: std::io::Read>(
+    path: &Path,
+    r: &mut csv::Reader<R>,
+    mut each: impl FnMut(&Row<'_>) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                return Err(err(path, line, format!("malformed CSV: {e}")));
+            }
+        }
+        let line = rec.position().map(|p| p.line());
+        each(&Row {
+            path,
+            rec: &rec,
+            line,
+        })?;
+    }
+}
+
 pub(crate) fn open_csv(path: &Path) -> Result<csv::Reader<File>, InputError> {
     let file = File::open(path).map_err(|e| err(path, None, format!("cannot open: {e}")))?;
     Ok(csv::ReaderBuilder::new()
@@ -176,26 +223,12 @@ pub(crate) fn read_customers(path: &Path) -> Result<Customers, InputError> {
         ids: Ids::default(),
         tolerance: Vec::new(),
     };
-    // Byte records, reused: no per-row allocation (this file can hold 10 M rows).
-    let mut rec = csv::ByteRecord::new();
-    loop {
-        match r.read_byte_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map(|p| p.line());
-                return Err(err(path, line, format!("malformed CSV: {e}")));
-            }
-        }
-        let line = rec.position().map(|p| p.line());
-        let field = |i: usize| {
-            std::str::from_utf8(&rec[i])
-                .map_err(|e| err(path, line, format!("malformed CSV: invalid UTF-8: {e}")))
-        };
-        let tolerance = parse_level(path, line, "risk_tolerance", field(cols[1])?)?;
-        out.ids.push(field(cols[0])?);
+    for_each_row(path, &mut r, |row| {
+        let tolerance = parse_level(path, row.line, "risk_tolerance", row.field(cols[1])?)?;
+        out.ids.push(row.field(cols[0])?);
         out.tolerance.push(tolerance);
-    }
+        Ok(())
+    })?;
     if out.ids.is_empty() {
         return Err(err(path, None, "no customers"));
     }
