@@ -128,21 +128,13 @@ impl LevelSlack {
     /// Whether a batch of assignments to one fund of `fund_risk`, with `count_at[l]` customers of
     /// tolerance level `l`, is safe as a whole; commits it if so.
     pub(crate) fn try_commit_batch(&mut self, fund_risk: RiskLevel, count_at: &[u64]) -> bool {
-        let mut after = self.slack.clone();
-        for (l, &n) in count_at.iter().enumerate() {
-            if n > 0 {
-                let span = self.span(RiskLevel::new(l as u8), fund_risk);
-                for s in &mut after[span] {
-                    *s -= n as i64;
-                }
-            }
-        }
-        if after.iter().all(|&s| s >= 0) {
-            self.slack = after;
-            true
-        } else {
-            false
-        }
+        let moves: Vec<(RiskLevel, RiskLevel, u64)> = count_at
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(l, &n)| (RiskLevel::new(l as u8), fund_risk, n))
+            .collect();
+        self.try_commit_many(&moves)
     }
 }
 
