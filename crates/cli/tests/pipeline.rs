@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 
 use fundalloc_revenue_model::{RevenueModel, SyntheticCampaign, SyntheticParams};
 
+mod common;
+use common::json;
+
 /// The fixtures' campaign: customers, funds, funds shown per customer, selection bias, seeds.
 const CUSTOMERS: usize = 400;
 const FUNDS: usize = 4;
@@ -145,15 +148,6 @@ fn fundalloc(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Exit code 2, nothing on stdout, one line on stderr containing every needle.
