@@ -237,6 +237,9 @@ pub fn solve(
 ) -> Result<AllocationOutcome> {
     let start = Instant::now();
     let solution = solver.solve(problem)?;
+    // The built-in solvers verify their own answer; this check is for any `Solver` a user
+    // brings (the pipeline trusts none), and its report (exposure counts) goes to the outcome.
+    // It is one O(U·K) pass, small next to any solve.
     let verification =
         verify(problem, &solution.allocation).map_err(|violations| AllocError::Verification {
             solver: solver.name(),
