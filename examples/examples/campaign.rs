@@ -55,8 +55,8 @@ use fundalloc::revenue_model::{
     TrainReport, fit, load_csv,
 };
 use fundalloc_examples::campaign::{
-    BoxError, Constraints, Satisfaction, conversion_matrix, levels, percent, read_side_csv,
-    synthetic_constraints, write_campaign_csv,
+    BoxError, Constraints, Satisfaction, levels, percent, read_side_csv, synthetic_constraints,
+    write_campaign_csv,
 };
 use fundalloc_examples::plot::{FONT, register_font};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -311,14 +311,13 @@ fn run(args: Args) -> Result<(), BoxError> {
         },
         || -> Result<RevenueMatrix<f32>, BoxError> {
             match args.esmm_score {
-                EsmmScore::Conversion => {
-                    let bar = bar(nu as u64, "ESMM: predicting P_c, customers")?;
-                    let m = conversion_matrix(&esmm.model, &input.customers, &input.funds, |d| {
-                        bar.set_position(d as u64)
-                    })?;
-                    bar.finish_and_clear();
-                    Ok(m)
-                }
+                EsmmScore::Conversion => Ok(spin(
+                    &format!("ESMM: predicting P_c of {pairs} pairs"),
+                    || {
+                        esmm.model
+                            .predict_conversion_matrix(&input.customers, &input.funds)
+                    },
+                )?),
                 EsmmScore::Revenue => Ok(spin(
                     &format!("ESMM: predicting E of {pairs} pairs"),
                     || esmm.model.predict_matrix(&input.customers, &input.funds),
@@ -592,15 +591,6 @@ fn train_model(
         seconds,
         auc,
     })
-}
-
-fn bar(len: u64, what: &str) -> Result<ProgressBar, BoxError> {
-    let bar = ProgressBar::new(len).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")?
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    Ok(bar)
 }
 
 /// Runs `f` under a spinner with message `what`.

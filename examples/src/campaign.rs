@@ -20,20 +20,14 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use fundalloc::allocator::{Allocation, RiskLevel};
-use fundalloc::core_types::RevenueMatrix;
-use fundalloc::revenue_model::{
-    Dataset, FeatureSchema, FeatureTable, RevenueModel, Side, SyntheticCampaign,
-};
-use ndarray::{Array2, s};
+use fundalloc::revenue_model::{Dataset, FeatureSchema, FeatureTable, Side, SyntheticCampaign};
+use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 
 /// Boxed error of the example helpers.
 pub type BoxError = Box<dyn Error + Send + Sync>;
-
-/// Customers per chunk when conversion probabilities are predicted pair by pair.
-const PAIR_CHUNK: usize = 32_768;
 
 /// The constraints of a campaign: tolerance t_u of every customer, risk level r_f and exact
 /// exposure d_f of every fund (PTOFA Eq. 1–3 with `Σ_f X_uf = K`, `Σ_u X_uf = d_f`,
@@ -196,84 +190,6 @@ pub fn percent(part: usize, whole: usize) -> String {
         return "–".into();
     }
     format!("{:.2} %", 100.0 * part as f64 / whole as f64)
-}
-
-/// The features of pairs `(u, f)` for `u` in `users` and every fund, customer-major, in schema
-/// column order (categorical codes, numeric values), as `RevenueModel::predict_features` takes
-/// them.
-pub fn pair_features(
-    schema: &FeatureSchema,
-    customers: &FeatureTable,
-    funds: &FeatureTable,
-    users: std::ops::Range<usize>,
-) -> (Array2<u32>, Array2<f32>) {
-    let nf = funds.len();
-    let rows = users.len() * nf;
-    let (mut cat, mut num) = (
-        Array2::<u32>::zeros((rows, schema.categorical().len())),
-        Array2::<f32>::zeros((rows, schema.numeric().len())),
-    );
-    let (mut cc, mut fc) = (0, 0);
-    for (j, c) in schema.categorical().iter().enumerate() {
-        let mut col = cat.column_mut(j);
-        for (i, u) in users.clone().enumerate() {
-            for f in 0..nf {
-                col[i * nf + f] = match c.side {
-                    Side::Customer => customers.categorical[[u, cc]],
-                    Side::Fund => funds.categorical[[f, fc]],
-                };
-            }
-        }
-        match c.side {
-            Side::Customer => cc += 1,
-            Side::Fund => fc += 1,
-        }
-    }
-    let (mut cn, mut fn_) = (0, 0);
-    for (j, n) in schema.numeric().iter().enumerate() {
-        let mut col = num.column_mut(j);
-        for (i, u) in users.clone().enumerate() {
-            for f in 0..nf {
-                col[i * nf + f] = match n.side {
-                    Side::Customer => customers.numeric[[u, cn]],
-                    Side::Fund => funds.numeric[[f, fn_]],
-                };
-            }
-        }
-        match n.side {
-            Side::Customer => cn += 1,
-            Side::Fund => fn_ += 1,
-        }
-    }
-    (cat, num)
-}
-
-/// The predicted conversion probability `P_c` of every customer × fund pair (ESMM's score in
-/// the paper's online baseline), predicted in chunks of customers.
-pub fn conversion_matrix(
-    model: &RevenueModel,
-    customers: &FeatureTable,
-    funds: &FeatureTable,
-    mut progress: impl FnMut(usize),
-) -> Result<RevenueMatrix<f32>, BoxError> {
-    customers.validate(model.schema(), Side::Customer)?;
-    funds.validate(model.schema(), Side::Fund)?;
-    let (nu, nf) = (customers.len(), funds.len());
-    let mut out = Array2::<f32>::zeros((nu, nf));
-    let mut start = 0;
-    while start < nu {
-        let end = (start + PAIR_CHUNK).min(nu);
-        let (cat, num) = pair_features(model.schema(), customers, funds, start..end);
-        let pred = model.predict_features(cat.view(), num.view())?;
-        let p = pred
-            .p_convert
-            .ok_or_else(|| format!("model {} predicts no conversion", model.kind()))?;
-        let block = p.into_shape_with_order((end - start, nf))?;
-        out.slice_mut(s![start..end, ..]).assign(&block);
-        progress(end);
-        start = end;
-    }
-    Ok(RevenueMatrix::new(out)?)
 }
 
 /// One side's table read from a CSV file: the schema's features of `side` plus integer columns.
@@ -510,22 +426,6 @@ mod tests {
         assert_eq!((s.assignments_ok, s.assignments), (3, 4));
         assert!(!s.all());
         assert_eq!(percent(2, 3), "66.67 %");
-    }
-
-    #[test]
-    fn pair_features_match_the_exposure_log_layout() {
-        let w = world(40, 3);
-        let d = w.expose(8, 0.0, 1).unwrap();
-        let (cat, num) = pair_features(w.schema(), w.customers(), w.funds(), 10..20);
-        let fund_id = side_column(w.schema(), Side::Fund, "fund_id").unwrap();
-        let n_cust_cat = w.customers().categorical.ncols();
-        // Every exposure row of customers 10..20 appears in the pair matrix at (u, fund).
-        for i in 80..160 {
-            let f = d.categorical()[[i, n_cust_cat + fund_id]] as usize;
-            let r = (i / 8 - 10) * 8 + f;
-            assert_eq!(cat.row(r), d.categorical().row(i));
-            assert_eq!(num.row(r), d.numeric().row(i));
-        }
     }
 
     #[test]

@@ -181,11 +181,46 @@ impl RevenueModel {
         funds: &FeatureTable,
     ) -> Result<RevenueMatrix<f32>> {
         if !self.kind.predicts_revenue() {
-            return Err(RevenueModelError::Unsupported {
-                model: self.kind.name(),
-                what: "expected revenue",
-            });
+            return Err(self.unsupported("expected revenue"));
         }
+        self.pair_matrix(customers, funds, "expected revenue", |p| p.expected)
+    }
+
+    /// Conversion probability `P_c` of every customer × fund pair, laid out like
+    /// [`predict_matrix`](Self::predict_matrix) (values in `[0, 1]`). PTOFA's online baseline
+    /// allocates on ESMM's `P_c`; this gives that score matrix with the same factorised,
+    /// parallel prediction as the expected revenue.
+    ///
+    /// # Errors
+    /// As [`predict_matrix`](Self::predict_matrix); [`RevenueModelError::Unsupported`] for a
+    /// model without a conversion head (DNN-R).
+    pub fn predict_conversion_matrix(
+        &self,
+        customers: &FeatureTable,
+        funds: &FeatureTable,
+    ) -> Result<RevenueMatrix<f32>> {
+        if !self.kind.predicts_conversion() {
+            return Err(self.unsupported("conversion probability"));
+        }
+        self.pair_matrix(customers, funds, "conversion probability", |p| p.p_convert)
+    }
+
+    fn unsupported(&self, what: &'static str) -> RevenueModelError {
+        RevenueModelError::Unsupported {
+            model: self.kind.name(),
+            what,
+        }
+    }
+
+    /// One output of every customer × fund pair (`pick` takes it from the predictions), customer
+    /// chunks in parallel, through the factorised first layer where the network has one.
+    fn pair_matrix(
+        &self,
+        customers: &FeatureTable,
+        funds: &FeatureTable,
+        what: &'static str,
+        pick: impl Fn(Predictions) -> Option<Array1<f32>> + Sync,
+    ) -> Result<RevenueMatrix<f32>> {
         customers.validate(&self.schema, Side::Customer)?;
         funds.validate(&self.schema, Side::Fund)?;
         let (nu, nf) = (customers.len(), funds.len());
@@ -254,13 +289,9 @@ impl RevenueModel {
                         self.net.heads(&inputs)
                     }
                 };
-                let p = self.assemble(vec![host(&heads)?]);
-                p.expected
-                    .map(|e| e.to_vec())
-                    .ok_or(RevenueModelError::Unsupported {
-                        model: self.kind.name(),
-                        what: "expected revenue",
-                    })
+                pick(self.assemble(vec![host(&heads)?]))
+                    .map(|v| v.to_vec())
+                    .ok_or_else(|| self.unsupported(what))
             })
             .collect::<Result<_>>()?;
         let values: Vec<f32> = chunks.concat();

@@ -217,6 +217,49 @@ fn matrix_prediction_matches_row_prediction() {
     ));
 }
 
+#[test]
+fn conversion_matrix_matches_row_prediction() {
+    let world = SyntheticCampaign::generate(&SyntheticParams {
+        n_customers: 40,
+        n_funds: 3,
+        seed: 3,
+    })
+    .unwrap();
+    let data = world.expose(3, 0.0, 4).unwrap();
+    let p = params().with_max_epochs(2).check().unwrap();
+    // ESMM takes the factorised path, MMoE the pair-by-pair one; DNN-C has only a conversion
+    // head (no revenue matrix, but a conversion matrix).
+    for kind in [ModelKind::Esmm, ModelKind::Mmoe, ModelKind::DnnC] {
+        let (model, _) = fit(kind, &p, &data, None, &mut NoObserver).unwrap();
+        let m = model
+            .predict_conversion_matrix(world.customers(), world.funds())
+            .unwrap();
+        assert_eq!((m.n_customers(), m.n_funds()), (40, 3));
+        let rows = model.predict(&data).unwrap().p_convert.unwrap();
+        for i in 0..data.len() {
+            let f = data.categorical()[[i, 3]] as usize;
+            let got = m.get(i / 3, f).unwrap();
+            assert!((0.0..=1.0).contains(&got));
+            assert!(
+                (got - rows[i]).abs() <= 1e-5,
+                "{kind} row {i}: {got} vs {}",
+                rows[i]
+            );
+        }
+    }
+    let (dnn_r, _) = fit(ModelKind::DnnR, &p, &data, None, &mut NoObserver).unwrap();
+    assert!(matches!(
+        dnn_r.predict_conversion_matrix(world.customers(), world.funds()),
+        Err(RevenueModelError::Unsupported { .. })
+    ));
+    // A fund table of the wrong width is a typed error, as for the revenue matrix.
+    let (esmm, _) = fit(ModelKind::Esmm, &p, &data, None, &mut NoObserver).unwrap();
+    assert!(
+        esmm.predict_conversion_matrix(world.funds(), world.funds())
+            .is_err()
+    );
+}
+
 /// Exact AUC by pairs (ties count ½): an independent, obviously-correct reference.
 fn auc(labels: &[bool], scores: &[f32]) -> f64 {
     let (mut wins, mut pairs) = (0.0, 0.0);
