@@ -4,26 +4,27 @@
 
 use std::path::Path;
 
-use fundalloc_revenue_model::{FeatureSchema, FeatureTable, Side};
+use fundalloc_revenue_model::{CategoricalFeature, FeatureSchema, FeatureTable, Side};
 use ndarray::Array2;
 
 use crate::input::{InputError, columns, err, for_each_row, open_csv};
 
 /// The schema's features on `side`, one row per CSV record, in file order.
 ///
-/// Categorical cells must be integer codes below the feature's cardinality, numeric cells
-/// finite numbers; every failure names the file, the line, the column and the value.
+/// Categorical cells must be one of the feature's levels when the model was trained on names,
+/// else integer codes below the feature's cardinality; numeric cells finite numbers. Every
+/// failure names the file, the line, the column and the value.
 pub(crate) fn read_feature_table(
     path: &Path,
     schema: &FeatureSchema,
     side: Side,
 ) -> Result<FeatureTable, InputError> {
-    let cat: Vec<(&str, u32)> = schema
+    let cat: Vec<&CategoricalFeature> = schema
         .categorical()
         .iter()
         .filter(|c| c.side == side)
-        .map(|c| (c.name.as_str(), c.cardinality))
         .collect();
+    let lookups: Vec<_> = cat.iter().map(|c| c.lookup()).collect();
     let num: Vec<&str> = schema
         .numeric()
         .iter()
@@ -31,7 +32,11 @@ pub(crate) fn read_feature_table(
         .map(|n| n.name.as_str())
         .collect();
     let mut r = open_csv(path)?;
-    let names: Vec<&str> = cat.iter().map(|c| c.0).chain(num.iter().copied()).collect();
+    let names: Vec<&str> = cat
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(num.iter().copied())
+        .collect();
     let cols = columns(path, &mut r, &names)?;
     let (cat_cols, num_cols) = cols.split_at(cat.len());
     let mut codes = Vec::new();
@@ -39,28 +44,11 @@ pub(crate) fn read_feature_table(
     let mut rows = 0usize;
     for_each_row(path, &mut r, |row| {
         let (line, field) = (row.line, |i: usize| row.field(i));
-        for (&(name, cardinality), &col) in cat.iter().zip(cat_cols) {
+        for ((feature, lookup), &col) in cat.iter().zip(&lookups).zip(cat_cols) {
             let text = field(col)?;
-            let code: u32 = text.parse().map_err(|_| {
-                err(
-                    path,
-                    line,
-                    format!(
-                        "column `{name}`: `{text}` is not a category code (an integer 0–{})",
-                        cardinality - 1
-                    ),
-                )
-            })?;
-            if code >= cardinality {
-                return Err(err(
-                    path,
-                    line,
-                    format!(
-                        "column `{name}`: code {code} is unknown to the model (trained with codes 0–{})",
-                        cardinality - 1
-                    ),
-                ));
-            }
+            let code = lookup
+                .code(text)
+                .map_err(|_| err(path, line, unknown_category(feature, text)))?;
             codes.push(code);
         }
         for (&name, &col) in num.iter().zip(num_cols) {
@@ -96,6 +84,30 @@ pub(crate) fn read_feature_table(
     })
 }
 
+/// Why `text` is no category of `feature`, with what the model knows (at most 8 levels shown).
+fn unknown_category(feature: &CategoricalFeature, text: &str) -> String {
+    let name = &feature.name;
+    let last = feature.cardinality.saturating_sub(1);
+    if feature.levels.is_empty() {
+        return match text.parse::<u32>() {
+            Ok(code) => {
+                format!(
+                    "column `{name}`: code {code} is unknown to the model (trained with codes 0–{last})"
+                )
+            }
+            Err(_) => {
+                format!("column `{name}`: `{text}` is not a category code (an integer 0–{last})")
+            }
+        };
+    }
+    const SHOWN: usize = 8;
+    let mut known = feature.levels[..feature.levels.len().min(SHOWN)].join(", ");
+    if feature.levels.len() > SHOWN {
+        known.push_str(&format!(", … ({} in all)", feature.levels.len()));
+    }
+    format!("column `{name}`: `{text}` is not a category the model was trained on ({known})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +140,36 @@ mod tests {
         assert_eq!(t.categorical.column(0).to_vec(), vec![1, 0, 1]);
         assert_eq!(t.numeric.column(0).to_vec(), vec![0.1, 0.2, 0.3]);
         t.validate(&schema(), Side::Fund).unwrap();
+    }
+
+    #[test]
+    fn named_categories_map_through_the_models_levels() {
+        let s = FeatureSchema::builder()
+            .categorical_levels("segment", ["mass", "premium"], Side::Customer)
+            .categorical_levels("fund_id", (0..12).map(|i| format!("F{i:02}")), Side::Fund)
+            .build()
+            .unwrap();
+        let f = file("customer_id,segment\nc1,premium\nc2, mass\n");
+        let t = read_feature_table(f.path(), &s, Side::Customer).unwrap();
+        assert_eq!(t.categorical, ndarray::array![[1], [0]]);
+        let f = file("fund_id\nF11\nF00\n");
+        let t = read_feature_table(f.path(), &s, Side::Fund).unwrap();
+        assert_eq!(t.categorical.column(0).to_vec(), vec![11, 0]);
+        let f = file("segment\nmass\ngold\n");
+        let e = read_feature_table(f.path(), &s, Side::Customer)
+            .unwrap_err()
+            .to_string();
+        for n in [":3:", "`segment`", "`gold`", "(mass, premium)"] {
+            assert!(e.contains(n), "`{n}` not in {e}");
+        }
+        let f = file("fund_id\nF12\n");
+        let e = read_feature_table(f.path(), &s, Side::Fund)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("F00, F01, F02, F03, F04, F05, F06, F07, … (12 in all)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::collections::HashMap;
+
 use fundalloc_revenue_model::{
     EpochReport, FeatureSchema, LabelColumns, ModelKind, NoObserver, RevenueModelError, Side,
-    TrainObserver, TrainParams, fit, load_csv,
+    TrainObserver, TrainParams, fit, load_csv, read_csv_levels,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -24,11 +26,13 @@ const MODELS: &[&str] = &[
     "mtl-mse",
 ];
 
-/// A categorical feature given as `NAME:CARDINALITY`.
+/// A categorical feature given as `NAME:CARDINALITY` (cells are the codes) or `NAME` (cells
+/// are names; the levels are the training file's distinct values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CategoricalSpec {
     name: String,
-    cardinality: u32,
+    /// `None`: levels read from the data.
+    cardinality: Option<u32>,
 }
 
 /// A numeric feature given as `NAME` or `NAME:log`.
@@ -39,9 +43,15 @@ pub(crate) struct NumericSpec {
 }
 
 fn parse_categorical(s: &str) -> Result<CategoricalSpec, String> {
-    let (name, card) = s
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{s}`: expected NAME:CARDINALITY"))?;
+    let Some((name, card)) = s.rsplit_once(':') else {
+        if s.is_empty() {
+            return Err("empty feature name".into());
+        }
+        return Ok(CategoricalSpec {
+            name: s.to_string(),
+            cardinality: None,
+        });
+    };
     let cardinality = card
         .parse::<u32>()
         .ok()
@@ -52,7 +62,7 @@ fn parse_categorical(s: &str) -> Result<CategoricalSpec, String> {
     }
     Ok(CategoricalSpec {
         name: name.to_string(),
-        cardinality,
+        cardinality: Some(cardinality),
     })
 }
 
@@ -79,15 +89,17 @@ pub(crate) struct TrainArgs {
     /// labels (other columns are ignored).
     #[arg(long)]
     data: PathBuf,
-    /// Customer categorical feature as NAME:CARDINALITY (codes 0..CARDINALITY-1); repeatable
-    /// or comma-separated.
+    /// Customer categorical feature: NAME when its cells are names (`retail`, `R3`: the levels
+    /// are the data's distinct values), NAME:CARDINALITY when they are the codes
+    /// 0..CARDINALITY-1; repeatable or comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_categorical)]
     customer_categorical: Vec<CategoricalSpec>,
     /// Customer numeric feature as NAME, or NAME:log for ln(1 + x); repeatable or
     /// comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_numeric)]
     customer_numeric: Vec<NumericSpec>,
-    /// Fund categorical feature as NAME:CARDINALITY; repeatable or comma-separated.
+    /// Fund categorical feature as NAME (names) or NAME:CARDINALITY (codes); repeatable or
+    /// comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_categorical)]
     fund_categorical: Vec<CategoricalSpec>,
     /// Fund numeric feature as NAME or NAME:log; repeatable or comma-separated.
@@ -138,15 +150,41 @@ pub(crate) struct TrainArgs {
 }
 
 impl TrainArgs {
+    fn categorical(&self) -> impl Iterator<Item = (&CategoricalSpec, Side)> {
+        let customer = self
+            .customer_categorical
+            .iter()
+            .map(|c| (c, Side::Customer));
+        customer.chain(self.fund_categorical.iter().map(|c| (c, Side::Fund)))
+    }
+
+    /// The schema, with the levels of name-valued categorical features read from `--data` (one
+    /// pass over the file for all of them).
     fn schema(&self) -> Result<FeatureSchema, RevenueModelError> {
+        let named: Vec<&str> = self
+            .categorical()
+            .filter(|(c, _)| c.cardinality.is_none())
+            .map(|(c, _)| c.name.as_str())
+            .collect();
+        let mut levels: HashMap<&str, Vec<String>> = if named.is_empty() {
+            HashMap::new()
+        } else {
+            named
+                .iter()
+                .copied()
+                .zip(read_csv_levels(&self.data, &named)?)
+                .collect()
+        };
         let mut b = FeatureSchema::builder().embedding_dim(self.embedding_dim);
-        for (specs, side) in [
-            (&self.customer_categorical, Side::Customer),
-            (&self.fund_categorical, Side::Fund),
-        ] {
-            for c in specs {
-                b = b.categorical(c.name.clone(), c.cardinality, side);
-            }
+        for (c, side) in self.categorical() {
+            b = match c.cardinality {
+                Some(cardinality) => b.categorical(c.name.clone(), cardinality, side),
+                None => b.categorical_levels(
+                    c.name.clone(),
+                    levels.remove(c.name.as_str()).unwrap_or_default(),
+                    side,
+                ),
+            };
         }
         for (specs, side) in [
             (&self.customer_numeric, Side::Customer),
@@ -202,7 +240,6 @@ pub(crate) fn train(args: &TrainArgs) -> Result<serde_json::Value, Failure> {
     // `MODELS` holds only names `ModelKind` parses (unit-tested), so this cannot fail on input
     // clap accepted; it still maps to a typed error rather than a panic.
     let kind: ModelKind = args.model.parse().map_err(Failure::model)?;
-    let schema = args.schema().map_err(Failure::model)?;
     let params = args.params().check().map_err(Failure::model)?;
     let labels = LabelColumns {
         converted: (!args.converted.is_empty()).then(|| args.converted.clone()),
@@ -218,6 +255,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<serde_json::Value, Failure> {
             format!("cannot write: directory {} does not exist", dir.display()),
         )));
     }
+    let schema = args.schema().map_err(Failure::model)?;
     let data = load_csv(&args.data, &schema, &labels).map_err(Failure::model)?;
     let (model, report) = if args.progress {
         let style = ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} batches")
@@ -250,6 +288,13 @@ pub(crate) fn train(args: &TrainArgs) -> Result<serde_json::Value, Failure> {
         "conversion_rate": data.conversion_rate(),
         "customer_features": names(Side::Customer),
         "fund_features": names(Side::Fund),
+        // How many names each name-valued categorical feature has (the model file keeps them).
+        "levels": schema
+            .categorical()
+            .iter()
+            .filter(|c| !c.levels.is_empty())
+            .map(|c| (c.name.clone(), serde_json::json!(c.levels.len())))
+            .collect::<serde_json::Map<_, _>>(),
         "epochs": report.history.len(),
         "best_epoch": report.best_epoch,
         "best_valid_loss": report.best_valid_loss,
@@ -287,12 +332,19 @@ mod tests {
             parse_categorical("fund_id:8").unwrap(),
             CategoricalSpec {
                 name: "fund_id".into(),
-                cardinality: 8
+                cardinality: Some(8)
+            }
+        );
+        assert_eq!(
+            parse_categorical("segment").unwrap(),
+            CategoricalSpec {
+                name: "segment".into(),
+                cardinality: None
             }
         );
         // The last colon separates the cardinality, so names may contain colons.
         assert_eq!(parse_categorical("a:b:3").unwrap().name, "a:b");
-        for bad in ["fund_id", "fund_id:0", "fund_id:-1", "fund_id:x", ":3"] {
+        for bad in ["", "fund_id:0", "fund_id:-1", "fund_id:x", ":3", "a:b"] {
             assert!(parse_categorical(bad).is_err(), "{bad}");
         }
         assert_eq!(

@@ -4,6 +4,8 @@
 //! payload, FNV-1a-64 checksum of the payload `u64`. The payload holds the model kind, the
 //! feature schema, the network sizes, ε, the preprocessing (numeric means/stds, revenue scale)
 //! and every float parameter (rank, dims, values) in the network's traversal order.
+//! Version 2 added each categorical feature's level names; version 1 files still load (their
+//! features have none).
 //! Reading checks magic, version, length, checksum, every count and every tensor shape, so a
 //! truncated, corrupted or foreign file gives a typed error instead of a panic.
 
@@ -17,12 +19,17 @@ use crate::nn::loss::CounterfactualTerm;
 use crate::{FeatureSchema, Result, RevenueModel, RevenueModelError, Side, params_io};
 
 const MAGIC: &[u8; 8] = b"FUNDREV\0";
-/// Format version written by this crate.
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version written by this crate (files of versions 1 to this one are read).
+pub const FORMAT_VERSION: u32 = 2;
 
 impl RevenueModel {
     /// The model as bytes (see the module docs for the layout).
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.encode(FORMAT_VERSION)
+    }
+
+    /// The layout of `version` (1 leaves out the levels; tests write it to check old files load).
+    fn encode(&self, version: u32) -> Vec<u8> {
         let mut w = Vec::new();
         w.push(self.kind.code());
         put_u32(&mut w, self.schema.embedding_dim() as u32);
@@ -31,6 +38,12 @@ impl RevenueModel {
             put_str(&mut w, &c.name);
             put_u32(&mut w, c.cardinality);
             w.push(side_code(c.side));
+            if version >= 2 {
+                put_u32(&mut w, c.levels.len() as u32);
+                for level in &c.levels {
+                    put_str(&mut w, level);
+                }
+            }
         }
         put_u32(&mut w, self.schema.numeric().len() as u32);
         for n in self.schema.numeric() {
@@ -67,7 +80,7 @@ impl RevenueModel {
         }
         let mut out = Vec::with_capacity(w.len() + 28);
         out.extend_from_slice(MAGIC);
-        put_u32(&mut out, FORMAT_VERSION);
+        put_u32(&mut out, version);
         out.extend_from_slice(&(w.len() as u64).to_le_bytes());
         let sum = fnv1a(&w);
         out.extend_from_slice(&w);
@@ -82,7 +95,7 @@ impl RevenueModel {
             return Err(corrupt("not a fundalloc revenue model (bad magic)"));
         }
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&version) {
             return Err(RevenueModelError::VersionMismatch {
                 expected: FORMAT_VERSION,
                 found: version,
@@ -97,7 +110,7 @@ impl RevenueModel {
         if fnv1a(payload) != sum {
             return Err(corrupt("checksum mismatch"));
         }
-        parse_payload(payload)
+        parse_payload(payload, version)
     }
 
     /// Writes the model to `path`.
@@ -132,7 +145,7 @@ impl RevenueModel {
     }
 }
 
-fn parse_payload(payload: &[u8]) -> Result<RevenueModel> {
+fn parse_payload(payload: &[u8], version: u32) -> Result<RevenueModel> {
     let mut r = Reader {
         bytes: payload,
         pos: 0,
@@ -142,7 +155,20 @@ fn parse_payload(payload: &[u8]) -> Result<RevenueModel> {
     for _ in 0..r.count()? {
         let name = r.string()?;
         let card = r.u32()?;
-        b = b.categorical(name, card, r.side()?);
+        let side = r.side()?;
+        let n_levels = if version >= 2 { r.count()? } else { 0 };
+        if n_levels == 0 {
+            b = b.categorical(name, card, side);
+        } else {
+            if n_levels != card as usize {
+                return Err(corrupt("level count does not match the cardinality"));
+            }
+            let levels = (0..n_levels)
+                .map(|_| r.string())
+                .collect::<Result<Vec<_>>>()?;
+            // `build` below checks the levels are distinct, non-empty and trimmed.
+            b = b.categorical_levels(name, levels, side);
+        }
     }
     for _ in 0..r.count()? {
         let name = r.string()?;
@@ -316,7 +342,7 @@ impl<'a> Reader<'a> {
     }
     fn string(&mut self) -> Result<String> {
         let n = self.count()?;
-        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| corrupt("name is not UTF-8"))
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| corrupt("a name is not UTF-8"))
     }
     fn side(&mut self) -> Result<Side> {
         match self.u8()? {
@@ -324,5 +350,110 @@ impl<'a> Reader<'a> {
             1 => Ok(Side::Fund),
             _ => Err(corrupt("unknown feature side")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dataset, ModelKind, NoObserver, TrainParams, fit};
+    use ndarray::{Array1, Array2};
+
+    /// A one-epoch model over a customer feature with levels and a fund feature with codes.
+    fn model_with_levels() -> (RevenueModel, Dataset) {
+        let schema = FeatureSchema::builder()
+            .categorical_levels("segment", ["mass", "premium", "private"], Side::Customer)
+            .categorical("fund", 2, Side::Fund)
+            .embedding_dim(2)
+            .build()
+            .unwrap();
+        let n = 24;
+        let cat =
+            Array2::from_shape_fn((n, 2), |(i, j)| (if j == 0 { i % 3 } else { i % 2 }) as u32);
+        let converted = Array1::from_shape_fn(n, |i| i % 3 == 2);
+        let revenue = Array1::from_shape_fn(n, |i| if i % 3 == 2 { 5.0 } else { 0.0 });
+        let data = Dataset::new(schema, cat, Array2::zeros((n, 0)), converted, revenue).unwrap();
+        let params = TrainParams::default()
+            .with_hidden(vec![4])
+            .with_batch_size(8)
+            .with_max_epochs(1)
+            .check()
+            .unwrap();
+        let (model, _) = fit(ModelKind::Ours, &params, &data, None, &mut NoObserver).unwrap();
+        (model, data)
+    }
+
+    /// The bytes of `bytes` with the payload replaced by `f(payload)` and a fresh checksum.
+    fn rewrite_payload(bytes: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut payload = bytes[20..bytes.len() - 8].to_vec();
+        f(&mut payload);
+        let mut out = bytes[..12].to_vec();
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out.extend_from_slice(&fnv1a(&payload).to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn levels_round_trip_and_version_1_files_still_load() {
+        let (model, data) = model_with_levels();
+        let back = RevenueModel::from_bytes(&model.to_bytes()).unwrap();
+        assert_eq!(back.schema(), model.schema());
+        assert_eq!(back.schema().categorical()[0].levels[2], "private");
+        assert_eq!(back.predict(&data).unwrap(), model.predict(&data).unwrap());
+
+        // A version-1 file (no levels) of the same network: same predictions, codes only.
+        let v1 = model.encode(1);
+        assert_eq!(v1[8..12], 1u32.to_le_bytes());
+        let old = RevenueModel::from_bytes(&v1).unwrap();
+        assert!(old.schema().categorical()[0].levels.is_empty());
+        assert_eq!(old.schema().categorical()[0].cardinality, 3);
+        // The same codes under the level-less schema (a dataset must match its model's schema).
+        let coded = Dataset::new(
+            old.schema().clone(),
+            data.categorical().to_owned(),
+            data.numeric().to_owned(),
+            data.converted().clone(),
+            data.revenue().clone(),
+        )
+        .unwrap();
+        assert_eq!(old.predict(&coded).unwrap(), model.predict(&data).unwrap());
+    }
+
+    #[test]
+    fn corrupt_levels_give_typed_errors() {
+        let (model, _) = model_with_levels();
+        let bytes = model.to_bytes();
+        let find = |payload: &[u8], what: &[u8]| {
+            payload.windows(what.len()).position(|w| w == what).unwrap()
+        };
+        // Two equal levels ("premium" renamed "private"): the schema check refuses them.
+        let dup = rewrite_payload(&bytes, |p| {
+            let at = find(p, b"premium");
+            p[at..at + 7].copy_from_slice(b"private");
+        });
+        assert!(matches!(
+            RevenueModel::from_bytes(&dup),
+            Err(RevenueModelError::CorruptModel { ref reason }) if reason.contains("distinct")
+        ));
+        // A level count that disagrees with the cardinality (3 → 2 levels announced).
+        let count = rewrite_payload(&bytes, |p| {
+            let at = find(p, b"mass") - 8; // level count, then the first level's length
+            assert_eq!(p[at..at + 4], 3u32.to_le_bytes());
+            p[at..at + 4].copy_from_slice(&2u32.to_le_bytes());
+        });
+        assert!(matches!(
+            RevenueModel::from_bytes(&count),
+            Err(RevenueModelError::CorruptModel { ref reason }) if reason.contains("cardinality")
+        ));
+        // A level that is not UTF-8.
+        let utf8 = rewrite_payload(&bytes, |p| {
+            let at = find(p, b"mass");
+            p[at] = 0xff;
+        });
+        assert!(matches!(
+            RevenueModel::from_bytes(&utf8),
+            Err(RevenueModelError::CorruptModel { .. })
+        ));
     }
 }

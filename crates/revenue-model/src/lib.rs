@@ -12,11 +12,11 @@ mod params_io;
 mod revenue_model;
 mod train;
 
-pub use data::csv_load::{LabelColumns, load_csv};
+pub use data::csv_load::{LabelColumns, load_csv, read_csv_levels};
 pub use data::dataset::{Dataset, FeatureTable};
 pub use data::schema::{
-    CategoricalFeature, DEFAULT_EMBEDDING_DIM, FeatureSchema, FeatureSchemaBuilder, NumericFeature,
-    Side,
+    CategoricalFeature, CodeLookup, DEFAULT_EMBEDDING_DIM, FeatureSchema, FeatureSchemaBuilder,
+    NumericFeature, Side,
 };
 pub use data::synthetic::{CampaignOutcome, SyntheticCampaign, SyntheticParams};
 pub use error::{Result, RevenueModelError};

@@ -1,5 +1,7 @@
 //! The feature schema: which columns a model reads and how it encodes them.
 
+use std::collections::HashMap;
+
 use crate::{Result, RevenueModelError};
 
 /// Whose attribute a feature is. Customer–fund matrix prediction
@@ -14,6 +16,10 @@ pub enum Side {
 }
 
 /// A categorical feature: integer codes `0..cardinality`, encoded by a learned embedding.
+///
+/// In text input (CSV) a cell holds either the code itself or, when the feature has
+/// [`levels`](Self::levels), one of the level names (`"retail"`, `"R3"`...), which stands
+/// for its index in `levels`. [`CategoricalFeature::lookup`] turns cells into codes either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoricalFeature {
     /// Column name (also the CSV header name).
@@ -22,6 +28,72 @@ pub struct CategoricalFeature {
     pub cardinality: u32,
     /// Customer or fund attribute.
     pub side: Side,
+    /// The value each code stands for in text input: `levels[c]` is code `c`, so
+    /// `levels.len() == cardinality`. Empty when the cells are the integer codes themselves.
+    pub levels: Vec<String>,
+}
+
+impl CategoricalFeature {
+    /// A reader of this feature's CSV cells (a hash map from level to code when the feature has
+    /// levels): build it once per column, then call [`CodeLookup::code`] per cell.
+    pub fn lookup(&self) -> CodeLookup<'_> {
+        CodeLookup {
+            cardinality: self.cardinality,
+            by_level: (!self.levels.is_empty()).then(|| {
+                self.levels
+                    .iter()
+                    .zip(0u32..)
+                    .map(|(level, code)| (level.as_str(), code))
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Turns the text of a categorical feature's cell into its code; see
+/// [`CategoricalFeature::lookup`].
+///
+/// ```
+/// use fundalloc_revenue_model::{FeatureSchema, Side};
+/// let schema = FeatureSchema::builder()
+///     .categorical_levels("segment", ["mass", "premium", "private"], Side::Customer)
+///     .categorical("fund_id", 8, Side::Fund)
+///     .build()?;
+/// let segment = schema.categorical()[0].lookup();
+/// assert_eq!(segment.code("premium"), Ok(1));
+/// assert!(segment.code("gold").is_err());
+/// let fund = schema.categorical()[1].lookup();
+/// assert_eq!(fund.code("7"), Ok(7));
+/// assert!(fund.code("8").is_err());
+/// # Ok::<(), fundalloc_revenue_model::RevenueModelError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct CodeLookup<'a> {
+    cardinality: u32,
+    by_level: Option<HashMap<&'a str, u32>>,
+}
+
+impl CodeLookup<'_> {
+    /// The code of `text` (already trimmed), or what was expected instead (the `expected` of
+    /// [`RevenueModelError::BadCell`]).
+    pub fn code(&self, text: &str) -> std::result::Result<u32, &'static str> {
+        match &self.by_level {
+            Some(map) => map
+                .get(text)
+                .copied()
+                .ok_or("one of the feature's levels (the values seen in training)"),
+            None => match text.parse::<u32>() {
+                Ok(code) if code < self.cardinality => Ok(code),
+                Ok(_) => Err("a code below the feature's cardinality"),
+                Err(_) => Err("a non-negative integer code"),
+            },
+        }
+    }
+
+    /// Whether the cells are level names (else integer codes).
+    pub fn has_levels(&self) -> bool {
+        self.by_level.is_some()
+    }
 }
 
 /// A numeric feature, standardised with the training set's mean and standard deviation
@@ -39,7 +111,8 @@ pub struct NumericFeature {
 /// The features a model reads, in column order, and the embedding size of categorical features.
 ///
 /// Build it with [`FeatureSchema::builder`]; the builder checks names are unique, cardinalities
-/// are at least 1 and the embedding size is at least 1.
+/// are at least 1, levels (if any) are distinct, non-empty and trimmed, and the embedding size
+/// is at least 1.
 ///
 /// ```
 /// use fundalloc_revenue_model::{FeatureSchema, Side};
@@ -118,12 +191,33 @@ pub struct FeatureSchemaBuilder {
 }
 
 impl FeatureSchemaBuilder {
-    /// Adds a categorical feature with codes `0..cardinality`.
+    /// Adds a categorical feature whose cells are the codes `0..cardinality`.
     pub fn categorical(mut self, name: impl Into<String>, cardinality: u32, side: Side) -> Self {
         self.categorical.push(CategoricalFeature {
             name: name.into(),
             cardinality,
             side,
+            levels: Vec::new(),
+        });
+        self
+    }
+
+    /// Adds a categorical feature whose cells are level names: `levels[c]` stands for code `c`
+    /// (cardinality `levels.len()`). [`read_csv_levels`](crate::read_csv_levels) collects them
+    /// from a training file.
+    pub fn categorical_levels<S: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        levels: impl IntoIterator<Item = S>,
+        side: Side,
+    ) -> Self {
+        let levels: Vec<String> = levels.into_iter().map(Into::into).collect();
+        self.categorical.push(CategoricalFeature {
+            name: name.into(),
+            // More than u32::MAX levels is refused by `build` (the length no longer matches).
+            cardinality: u32::try_from(levels.len()).unwrap_or(u32::MAX),
+            side,
+            levels,
         });
         self
     }
@@ -180,12 +274,49 @@ impl FeatureSchemaBuilder {
                 reason: "must be at least 1",
             });
         }
+        for c in self.categorical.iter().filter(|c| !c.levels.is_empty()) {
+            check_levels(c)?;
+        }
         Ok(FeatureSchema {
             categorical: self.categorical,
             numeric: self.numeric,
             embedding_dim: self.embedding_dim,
         })
     }
+}
+
+/// Levels must name the codes one to one, and match a trimmed CSV cell.
+fn check_levels(c: &CategoricalFeature) -> Result<()> {
+    let bad = |value: String, reason: &'static str| {
+        Err(RevenueModelError::InvalidParam {
+            name: "levels",
+            value: format!("{value} (feature `{}`)", c.name),
+            reason,
+        })
+    };
+    if c.levels.len() != c.cardinality as usize {
+        return bad(
+            format!(
+                "{} levels for cardinality {}",
+                c.levels.len(),
+                c.cardinality
+            ),
+            "a feature with levels has exactly one level per code",
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for level in &c.levels {
+        if level.is_empty() || level.trim() != level {
+            return bad(
+                format!("{level:?}"),
+                "levels must be non-empty without surrounding whitespace (CSV cells are trimmed)",
+            );
+        }
+        if !seen.insert(level.as_str()) {
+            return bad(format!("{level:?}"), "levels must be distinct");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -224,6 +355,67 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn levels_name_codes_and_bad_levels_are_refused() {
+        let s = FeatureSchema::builder()
+            .categorical_levels("segment", ["mass", "premium"], Side::Customer)
+            .build()
+            .unwrap();
+        let c = &s.categorical()[0];
+        assert_eq!(c.cardinality, 2);
+        let lookup = c.lookup();
+        assert!(lookup.has_levels());
+        assert_eq!(lookup.code("mass"), Ok(0));
+        assert_eq!(lookup.code("premium"), Ok(1));
+        // Level names only: the code itself is not a level.
+        assert!(lookup.code("1").is_err());
+        assert!(lookup.code("Mass").is_err());
+        for levels in [
+            vec!["a", "a"],
+            vec!["a", ""],
+            vec![" a", "b"],
+            vec!["a", "b "],
+            vec![],
+        ] {
+            let r = FeatureSchema::builder()
+                .categorical_levels("x", levels.clone(), Side::Fund)
+                .build();
+            assert!(
+                matches!(r, Err(RevenueModelError::InvalidParam { .. })),
+                "{levels:?}"
+            );
+        }
+        // A hand-made feature whose levels do not match its cardinality.
+        let mut b = FeatureSchema::builder().categorical("x", 3, Side::Fund);
+        b.categorical[0].levels = vec!["a".into(), "b".into()];
+        assert!(matches!(
+            b.build(),
+            Err(RevenueModelError::InvalidParam { name: "levels", .. })
+        ));
+    }
+
+    #[test]
+    fn integer_codes_are_checked_against_the_cardinality() {
+        let s = FeatureSchema::builder()
+            .categorical("fund", 3, Side::Fund)
+            .build()
+            .unwrap();
+        let lookup = s.categorical()[0].lookup();
+        assert!(!lookup.has_levels());
+        assert_eq!(lookup.code("2"), Ok(2));
+        assert_eq!(
+            lookup.code("3"),
+            Err("a code below the feature's cardinality")
+        );
+        for bad in ["-1", "x", "", "1.0"] {
+            assert_eq!(
+                lookup.code(bad),
+                Err("a non-negative integer code"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
