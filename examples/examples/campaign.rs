@@ -26,7 +26,8 @@
 //! `1000·Σ E_true / exposures` of the same allocation.
 //!
 //! **Your own data:** `--history`, `--customers-csv` and `--funds-csv` (layout in
-//! `fundalloc_examples::campaign`; features named with `--categorical NAME:CARD:SIDE` and
+//! `fundalloc_examples::campaign`; features named with `--categorical NAME:CARD:SIDE` (codes),
+//! `--categorical NAME:SIDE` (names, levels read from the history) and
 //! `--numeric NAME[:log]:SIDE`, whose defaults are the synthetic schema). There is no ground
 //! truth then, so the example prints the predicted RPME (Ours' E) and, with the default ESMM
 //! score, the predicted CPME (ESMM's P_c) of every arm, with constraint satisfaction and
@@ -52,7 +53,7 @@ use fundalloc::metrics::{cpme, roc_auc, rpme};
 use fundalloc::revenue_model::{
     CampaignOutcome, Dataset, EpochReport, FeatureSchema, FeatureTable, LabelColumns, ModelKind,
     RevenueModel, Side, SyntheticCampaign, SyntheticParams, TrainObserver, TrainParams,
-    TrainReport, fit, load_csv,
+    TrainReport, fit, load_csv, read_csv_levels,
 };
 use fundalloc_examples::campaign::{
     BoxError, Constraints, Satisfaction, levels, percent, read_side_csv, synthetic_constraints,
@@ -130,7 +131,9 @@ struct Args {
     /// Your funds (CSV: fund features + the risk-level and exposure columns).
     #[arg(long)]
     funds_csv: Option<PathBuf>,
-    /// CSV categorical feature NAME:CARDINALITY:customer|fund (repeatable).
+    /// CSV categorical feature NAME:CARDINALITY:customer|fund when its cells are the codes
+    /// 0..CARDINALITY-1, NAME:customer|fund when they are names (the levels are the history's
+    /// distinct values); repeatable.
     #[arg(long = "categorical", default_values_t = [
         "age_band:6:customer", "region:12:customer", "risk_tolerance:5:customer",
         "fund_id:8:fund", "fund_type:4:fund", "fund_risk:5:fund"].map(String::from))]
@@ -451,7 +454,7 @@ fn synthetic_input(args: &Args, timings: &mut Timings) -> Result<Input, BoxError
 }
 
 fn user_input(args: &Args, history: &Path, timings: &mut Timings) -> Result<Input, BoxError> {
-    let schema = schema_from_flags(&args.categorical, &args.numeric)?;
+    let schema = schema_from_flags(&args.categorical, &args.numeric, history)?;
     let labels = LabelColumns {
         converted: (!args.converted.is_empty()).then(|| args.converted.clone()),
         revenue: args.revenue.clone(),
@@ -491,10 +494,12 @@ fn user_input(args: &Args, history: &Path, timings: &mut Timings) -> Result<Inpu
     })
 }
 
-/// The schema of `--categorical NAME:CARD:SIDE` and `--numeric NAME[:log]:SIDE`.
+/// The schema of `--categorical NAME[:CARD]:SIDE` and `--numeric NAME[:log]:SIDE`; the levels
+/// of name-valued categorical features are read from `history`.
 fn schema_from_flags(
     categorical: &[String],
     numeric: &[String],
+    history: &Path,
 ) -> Result<FeatureSchema, BoxError> {
     let side = |s: &str| match s {
         "customer" => Ok(Side::Customer),
@@ -502,12 +507,24 @@ fn schema_from_flags(
         other => Err(format!("side must be `customer` or `fund`, not `{other}`")),
     };
     let mut b = FeatureSchema::builder();
+    let mut named = Vec::new();
     for spec in categorical {
         let parts: Vec<&str> = spec.split(':').collect();
-        let [name, card, s] = parts[..] else {
-            return Err(format!("--categorical {spec}: expected NAME:CARDINALITY:SIDE").into());
-        };
-        b = b.categorical(name, card.parse()?, side(s)?);
+        match parts[..] {
+            [name, card, s] => b = b.categorical(name, card.parse()?, side(s)?),
+            [name, s] => named.push((name, side(s)?)),
+            _ => {
+                return Err(
+                    format!("--categorical {spec}: expected NAME[:CARDINALITY]:SIDE").into(),
+                );
+            }
+        }
+    }
+    if !named.is_empty() {
+        let columns: Vec<&str> = named.iter().map(|(name, _)| *name).collect();
+        for ((name, side), levels) in named.iter().zip(read_csv_levels(history, &columns)?) {
+            b = b.categorical_levels(*name, levels, *side);
+        }
     }
     for spec in numeric {
         let parts: Vec<&str> = spec.split(':').collect();

@@ -20,7 +20,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use fundalloc::allocator::{Allocation, RiskLevel};
-use fundalloc::revenue_model::{Dataset, FeatureSchema, FeatureTable, Side, SyntheticCampaign};
+use fundalloc::revenue_model::{
+    CodeLookup, Dataset, FeatureSchema, FeatureTable, Side, SyntheticCampaign,
+};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -202,8 +204,8 @@ pub struct SideCsv {
 }
 
 /// Reads the `side` features of `schema` and the integer columns `extra` from a CSV file with a
-/// header row. Categorical cells must be codes below the cardinality, numeric cells finite;
-/// errors name the file, the line and the column.
+/// header row. Categorical cells must be the feature's level names or, without levels, codes
+/// below the cardinality; numeric cells finite. Errors name the file, the line and the column.
 pub fn read_side_csv(
     path: &Path,
     schema: &FeatureSchema,
@@ -221,11 +223,11 @@ pub fn read_side_csv(
             .position(|h| h == name)
             .ok_or_else(|| format!("{}: no column `{name}` in the header", path.display()).into())
     };
-    let cats: Vec<(usize, u32)> = schema
+    let cats: Vec<(usize, CodeLookup<'_>)> = schema
         .categorical()
         .iter()
         .filter(|c| c.side == side)
-        .map(|c| Ok((find(&c.name)?, c.cardinality)))
+        .map(|c| Ok((find(&c.name)?, c.lookup())))
         .collect::<Result<_, BoxError>>()?;
     let nums: Vec<usize> = schema
         .numeric()
@@ -250,12 +252,12 @@ pub fn read_side_csv(
             .into()
         };
         let cell = |col: usize| record.get(col).unwrap_or("");
-        for &(col, card) in &cats {
-            let code: u32 = cell(col).parse().map_err(|_| bad(col, "a code"))?;
-            if code >= card {
-                return Err(bad(col, "a code below the feature's cardinality"));
-            }
-            cat.push(code);
+        for (col, lookup) in &cats {
+            cat.push(
+                lookup
+                    .code(cell(*col))
+                    .map_err(|expected| bad(*col, expected))?,
+            );
         }
         for &col in &nums {
             let v: f32 = cell(col).parse().map_err(|_| bad(col, "a number"))?;
@@ -469,6 +471,38 @@ mod tests {
         .unwrap();
         let e = read_side_csv(&dir.join("bad.csv"), w.schema(), Side::Fund, &[]);
         assert!(e.unwrap_err().to_string().contains("line 2"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn named_categories_are_read_through_the_schema_levels() {
+        let schema = FeatureSchema::builder()
+            .categorical_levels("fund_type", ["bond", "equity"], Side::Fund)
+            .numeric("fund_return", Side::Fund, false)
+            .build()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("fundalloc-named-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("funds.csv");
+        std::fs::write(
+            &path,
+            "fund_type,fund_return,exposure\nequity,0.1,3\nbond,0.2,4\n",
+        )
+        .unwrap();
+        let funds = read_side_csv(&path, &schema, Side::Fund, &["exposure"]).unwrap();
+        assert_eq!(funds.table.categorical.column(0).to_vec(), [1, 0]);
+        assert_eq!(funds.integers[0], [3, 4]);
+        std::fs::write(
+            &path,
+            "fund_type,fund_return,exposure\nequity,0.1,3\ngold,0.2,4\n",
+        )
+        .unwrap();
+        let e = read_side_csv(&path, &schema, Side::Fund, &["exposure"]).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("line 3") && e.contains("\"gold\"") && e.contains("levels"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }
