@@ -43,6 +43,46 @@ impl NetDims {
     pub(crate) fn last_hidden(&self) -> usize {
         self.hidden.last().copied().unwrap_or(self.input)
     }
+
+    /// The number of floats in `kind`'s network on these sizes, computed without building it:
+    /// a model file's tensors must add up to it before the network is allocated, so a corrupt
+    /// size cannot ask for gigabytes. Exact (a test compares it with burn's count for every
+    /// kind); `u128` so no size in a file can overflow it.
+    pub(crate) fn parameter_count(&self, kind: ModelKind) -> u128 {
+        let n = |x: usize| x as u128;
+        let linear = |d_in: usize, d_out: usize| n(d_in) * n(d_out) + n(d_out);
+        let mlp = |d_in: usize, hidden: &[usize]| -> u128 {
+            let mut d = d_in;
+            let mut sum = 0;
+            for &h in hidden {
+                sum += linear(d, h);
+                d = h;
+            }
+            sum
+        };
+        let tower = |d_in: usize, hidden: &[usize], d_out: usize| {
+            mlp(d_in, hidden) + linear(hidden.last().copied().unwrap_or(d_in), d_out)
+        };
+        let embed = if self.n_categorical > 0 {
+            n(self.total_cardinality.max(1)) * n(self.embedding_dim)
+        } else {
+            0
+        };
+        let (input, hidden, last) = (self.input, self.hidden.as_slice(), self.last_hidden());
+        embed
+            + match kind {
+                ModelKind::Ours => tower(input, hidden, 1) + tower(input, hidden, 2),
+                ModelKind::DnnC | ModelKind::DnnR => tower(input, hidden, 1),
+                ModelKind::Ziln => tower(input, hidden, 3),
+                ModelKind::Esmm | ModelKind::MtlMse => 2 * tower(input, hidden, 1),
+                ModelKind::SharedBottom => mlp(input, hidden) + 2 * tower(last, &[last], 1),
+                ModelKind::Mmoe => {
+                    n(self.n_experts) * mlp(input, hidden)
+                        + 2 * linear(input, self.n_experts)
+                        + 2 * tower(last, &[last], 1)
+                }
+            }
+    }
 }
 
 /// The counterfactual part of Ours' loss: `ln ε` and how ε is scored.
@@ -142,6 +182,40 @@ impl Net {
             Net::Esmm(_) => two_task::esmm_loss(heads, labels),
             Net::Ziln(_) => single::ziln_loss(heads, labels),
             Net::MtlMse(_) => two_task::mtl_mse_loss(heads, labels),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_count_is_burns_count_for_every_kind() {
+        let device = Device::flex();
+        for (total_cardinality, n_categorical, numeric, hidden, n_experts) in [
+            (10, 2, 3, vec![8, 4], 3),
+            (0, 0, 5, vec![6], 2),
+            (7, 1, 0, vec![5, 5, 2], 4),
+        ] {
+            let embedding_dim = 3;
+            let dims = NetDims {
+                total_cardinality,
+                n_categorical,
+                embedding_dim,
+                input: n_categorical * embedding_dim + numeric,
+                hidden,
+                n_experts,
+                dropout: 0.0,
+            };
+            for kind in ModelKind::ALL {
+                let net = Net::new(kind, &dims, &device);
+                assert_eq!(
+                    dims.parameter_count(kind),
+                    net.num_params() as u128,
+                    "{kind} {dims:?}"
+                );
+            }
         }
     }
 }
