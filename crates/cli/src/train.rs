@@ -1,9 +1,8 @@
 //! `fundalloc train`: logged exposures (CSV) → a saved revenue model (one JSON line).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
-
-use std::collections::HashMap;
 
 use fundalloc_revenue_model::{
     EpochReport, FeatureSchema, LabelColumns, ModelKind, NoObserver, RevenueModelError, Side,
