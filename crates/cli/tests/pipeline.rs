@@ -259,6 +259,7 @@ fn train_predict_allocate_from_the_shell() {
         (Some(400), Some(4))
     );
     assert!(p["min"].as_f64().unwrap() >= 0.0);
+    assert!(p["conversion"].is_null());
 
     // The file holds what the library predicts on the generator's own feature tables: the CSV
     // columns were found by name and rows / columns kept in file order.
@@ -275,6 +276,31 @@ fn train_predict_allocate_from_the_shell() {
         .predict_matrix(world.customers(), world.funds())
         .unwrap();
     assert_eq!(values, want.as_slice());
+
+    // `--conversion-out` adds P(convert) in the same layout; E.npy is unchanged.
+    let pc = dir.path().join("Pc.npy");
+    let e2 = dir.path().join("E2.npy");
+    let mut args = vec![
+        "predict",
+        "--model",
+        s(&model),
+        "--customers",
+        s(&customers),
+    ];
+    args.extend_from_slice(&["--funds", s(&funds), "--out", s(&e2)]);
+    args.extend_from_slice(&["--conversion-out", s(&pc)]);
+    let p = json(&fundalloc(&args));
+    assert_eq!(p["conversion"]["out"], s(&pc));
+    assert_eq!(read_npy_f32(&e2).1, values);
+    let ((rows, cols), conversion) = read_npy_f32(&pc);
+    assert_eq!((rows, cols), (CUSTOMERS, FUNDS));
+    let want = loaded
+        .predict_conversion_matrix(world.customers(), world.funds())
+        .unwrap();
+    assert_eq!(conversion, want.as_slice());
+    assert!(conversion.iter().all(|p| (0.0..=1.0).contains(p)));
+    let mean = conversion.iter().map(|&p| f64::from(p)).sum::<f64>() / conversion.len() as f64;
+    assert!((p["conversion"]["mean"].as_f64().unwrap() - mean).abs() < 1e-9);
 
     let assignment = dir.path().join("assignment.csv");
     let a = json(&fundalloc(&[
@@ -477,6 +503,24 @@ fn predict_rejects_bad_models_and_tables() {
         &predict(&missing, &customers, &funds, &e),
         &["missing.bin", "cannot read"],
     );
+
+    // `--conversion-out`: not a .npy path; a model without a conversion head (DNN-R), which
+    // writes neither file.
+    let with_pc = |model: &Path, pc: &Path, out: &Path| {
+        let mut args = vec!["predict", "--model", s(model), "--customers", s(&customers)];
+        args.extend_from_slice(&["--funds", s(&funds), "--out", s(out)]);
+        args.extend_from_slice(&["--conversion-out", s(pc)]);
+        fundalloc(&args)
+    };
+    bad(
+        &with_pc(&model, &dir.path().join("pc.csv"), &e),
+        &["pc.csv", "--conversion-out", ".npy"],
+    );
+    let dnn_r = dir.path().join("dnn-r.bin");
+    json(&train_tiny(&dnn_r, &["--epochs", "1", "--model", "dnn-r"]));
+    let (pc, e_r) = (dir.path().join("pc.npy"), dir.path().join("E-r.npy"));
+    bad(&with_pc(&dnn_r, &pc, &e_r), &["DNN-R", "conversion"]);
+    assert!(!pc.exists() && !e_r.exists());
 
     // Missing feature column, unknown code, NaN, non-number, empty table.
     let p = write(
