@@ -180,17 +180,21 @@ fn train_tiny(out: &Path, extra: &[&str]) -> Output {
 }
 
 fn predict(model: &Path, customers: &Path, funds: &Path, out: &Path) -> Output {
-    fundalloc(&[
-        "predict",
-        "--model",
-        s(model),
-        "--customers",
-        s(customers),
-        "--funds",
-        s(funds),
-        "--out",
-        s(out),
-    ])
+    predict_with(model, customers, funds, out, &[])
+}
+
+/// `fundalloc predict` with `extra` flags after the four paths.
+fn predict_with(
+    model: &Path,
+    customers: &Path,
+    funds: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec!["predict", "--model", s(model), "--customers", s(customers)];
+    args.extend_from_slice(&["--funds", s(funds), "--out", s(out)]);
+    args.extend_from_slice(extra);
+    fundalloc(&args)
 }
 
 /// Reads a `<f4` `.npy` (the layout `predict` writes): shape and values.
@@ -280,16 +284,13 @@ fn train_predict_allocate_from_the_shell() {
     // `--conversion-out` adds P(convert) in the same layout; E.npy is unchanged.
     let pc = dir.path().join("Pc.npy");
     let e2 = dir.path().join("E2.npy");
-    let mut args = vec![
-        "predict",
-        "--model",
-        s(&model),
-        "--customers",
-        s(&customers),
-    ];
-    args.extend_from_slice(&["--funds", s(&funds), "--out", s(&e2)]);
-    args.extend_from_slice(&["--conversion-out", s(&pc)]);
-    let p = json(&fundalloc(&args));
+    let p = json(&predict_with(
+        &model,
+        &customers,
+        &funds,
+        &e2,
+        &["--conversion-out", s(&pc)],
+    ));
     assert_eq!(p["conversion"]["out"], s(&pc));
     assert_eq!(read_npy_f32(&e2).1, values);
     let ((rows, cols), conversion) = read_npy_f32(&pc);
@@ -507,10 +508,7 @@ fn predict_rejects_bad_models_and_tables() {
     // `--conversion-out`: not a .npy path; a model without a conversion head (DNN-R), which
     // writes neither file.
     let with_pc = |model: &Path, pc: &Path, out: &Path| {
-        let mut args = vec!["predict", "--model", s(model), "--customers", s(&customers)];
-        args.extend_from_slice(&["--funds", s(&funds), "--out", s(out)]);
-        args.extend_from_slice(&["--conversion-out", s(pc)]);
-        fundalloc(&args)
+        predict_with(model, &customers, &funds, out, &["--conversion-out", s(pc)])
     };
     bad(
         &with_pc(&model, &dir.path().join("pc.csv"), &e),
