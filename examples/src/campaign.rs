@@ -256,7 +256,7 @@ pub fn read_side_csv(
             cat.push(
                 lookup
                     .code(cell(*col))
-                    .map_err(|expected| bad(*col, expected))?,
+                    .map_err(|e| bad(*col, e.expected()))?,
             );
         }
         for &col in &nums {

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use fundalloc_revenue_model::{CategoricalFeature, FeatureSchema, FeatureTable, Side};
+use fundalloc_revenue_model::{
+    CategoricalFeature, FeatureSchema, FeatureTable, Side, UnknownCategory,
+};
 use ndarray::Array2;
 
 use crate::input::{InputError, columns, err, for_each_row, open_csv};
@@ -48,7 +50,7 @@ pub(crate) fn read_feature_table(
             let text = field(col)?;
             let code = lookup
                 .code(text)
-                .map_err(|_| err(path, line, unknown_category(feature, text)))?;
+                .map_err(|why| err(path, line, unknown_category(feature, text, why)))?;
             codes.push(code);
         }
         for (&name, &col) in num.iter().zip(num_cols) {
@@ -85,27 +87,30 @@ pub(crate) fn read_feature_table(
 }
 
 /// Why `text` is no category of `feature`, with what the model knows (at most 8 levels shown).
-fn unknown_category(feature: &CategoricalFeature, text: &str) -> String {
+fn unknown_category(feature: &CategoricalFeature, text: &str, why: UnknownCategory) -> String {
     let name = &feature.name;
     let last = feature.cardinality.saturating_sub(1);
-    if feature.levels.is_empty() {
-        return match text.parse::<u32>() {
-            Ok(code) => {
-                format!(
-                    "column `{name}`: code {code} is unknown to the model (trained with codes 0–{last})"
-                )
+    match why {
+        UnknownCategory::CodeOutOfRange { code, .. } => {
+            format!(
+                "column `{name}`: code {code} is unknown to the model (trained with codes 0–{last})"
+            )
+        }
+        UnknownCategory::NotACode => {
+            format!("column `{name}`: `{text}` is not a category code (an integer 0–{last})")
+        }
+        // `UnknownLevel`, and whatever the model crate adds later: list what it knows.
+        _ => {
+            const SHOWN: usize = 8;
+            let mut known = feature.levels[..feature.levels.len().min(SHOWN)].join(", ");
+            if feature.levels.len() > SHOWN {
+                known.push_str(&format!(", … ({} in all)", feature.levels.len()));
             }
-            Err(_) => {
-                format!("column `{name}`: `{text}` is not a category code (an integer 0–{last})")
-            }
-        };
+            format!(
+                "column `{name}`: `{text}` is not a category the model was trained on ({known})"
+            )
+        }
     }
-    const SHOWN: usize = 8;
-    let mut known = feature.levels[..feature.levels.len().min(SHOWN)].join(", ");
-    if feature.levels.len() > SHOWN {
-        known.push_str(&format!(", … ({} in all)", feature.levels.len()));
-    }
-    format!("column `{name}`: `{text}` is not a category the model was trained on ({known})")
 }
 
 #[cfg(test)]

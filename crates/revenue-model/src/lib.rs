@@ -16,7 +16,7 @@ pub use data::csv_load::{LabelColumns, load_csv, read_csv_levels};
 pub use data::dataset::{Dataset, FeatureTable};
 pub use data::schema::{
     CategoricalFeature, CodeLookup, DEFAULT_EMBEDDING_DIM, FeatureSchema, FeatureSchemaBuilder,
-    NumericFeature, Side,
+    NumericFeature, Side, UnknownCategory,
 };
 pub use data::synthetic::{CampaignOutcome, SyntheticCampaign, SyntheticParams};
 pub use error::{Result, RevenueModelError};

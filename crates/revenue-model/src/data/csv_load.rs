@@ -71,11 +71,7 @@ pub fn load_csv(
             expected,
         };
         for (lookup, &col) in lookups.iter().zip(&cat_cols) {
-            cat.push(
-                lookup
-                    .code(cell(col))
-                    .map_err(|expected| bad(col, expected))?,
-            );
+            cat.push(lookup.code(cell(col)).map_err(|e| bad(col, e.expected()))?);
         }
         for &col in &num_cols {
             let v: f32 = cell(col).parse().map_err(|_| bad(col, "a number"))?;

@@ -73,19 +73,46 @@ pub struct CodeLookup<'a> {
     by_level: Option<HashMap<&'a str, u32>>,
 }
 
+/// Why a cell is no category of its feature ([`CodeLookup::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnknownCategory {
+    /// The feature has levels and the cell is none of them.
+    UnknownLevel,
+    /// The feature has codes and the cell is not a non-negative integer.
+    NotACode,
+    /// The feature has codes and this one is at or above its cardinality.
+    CodeOutOfRange {
+        /// The code read.
+        code: u32,
+        /// The feature's cardinality.
+        cardinality: u32,
+    },
+}
+
+impl UnknownCategory {
+    /// What the cell should have been (the `expected` of [`RevenueModelError::BadCell`]).
+    pub fn expected(self) -> &'static str {
+        match self {
+            Self::UnknownLevel => "one of the feature's levels (the values seen in training)",
+            Self::NotACode => "a non-negative integer code",
+            Self::CodeOutOfRange { .. } => "a code below the feature's cardinality",
+        }
+    }
+}
+
 impl CodeLookup<'_> {
-    /// The code of `text` (already trimmed), or what was expected instead (the `expected` of
-    /// [`RevenueModelError::BadCell`]).
-    pub fn code(&self, text: &str) -> std::result::Result<u32, &'static str> {
+    /// The code of `text` (already trimmed), or why it is none.
+    pub fn code(&self, text: &str) -> std::result::Result<u32, UnknownCategory> {
         match &self.by_level {
-            Some(map) => map
-                .get(text)
-                .copied()
-                .ok_or("one of the feature's levels (the values seen in training)"),
+            Some(map) => map.get(text).copied().ok_or(UnknownCategory::UnknownLevel),
             None => match text.parse::<u32>() {
                 Ok(code) if code < self.cardinality => Ok(code),
-                Ok(_) => Err("a code below the feature's cardinality"),
-                Err(_) => Err("a non-negative integer code"),
+                Ok(code) => Err(UnknownCategory::CodeOutOfRange {
+                    code,
+                    cardinality: self.cardinality,
+                }),
+                Err(_) => Err(UnknownCategory::NotACode),
             },
         }
     }
@@ -405,16 +432,22 @@ mod tests {
         let lookup = s.categorical()[0].lookup();
         assert!(!lookup.has_levels());
         assert_eq!(lookup.code("2"), Ok(2));
+        let out_of_range = lookup.code("3").unwrap_err();
         assert_eq!(
-            lookup.code("3"),
-            Err("a code below the feature's cardinality")
+            out_of_range,
+            UnknownCategory::CodeOutOfRange {
+                code: 3,
+                cardinality: 3
+            }
+        );
+        assert_eq!(
+            out_of_range.expected(),
+            "a code below the feature's cardinality"
         );
         for bad in ["-1", "x", "", "1.0"] {
-            assert_eq!(
-                lookup.code(bad),
-                Err("a non-negative integer code"),
-                "{bad:?}"
-            );
+            let e = lookup.code(bad).unwrap_err();
+            assert_eq!(e, UnknownCategory::NotACode, "{bad:?}");
+            assert_eq!(e.expected(), "a non-negative integer code", "{bad:?}");
         }
     }
 
