@@ -1,6 +1,6 @@
 //! Assignments of funds to customers.
 
-use crate::{CoreError, Real, Result, RevenueMatrix};
+use crate::{CoreError, InvalidParameter, Real, Result, RevenueMatrix, ShapeMismatch};
 
 /// Which funds each customer is shown: customer `u` gets the distinct fund indices
 /// [`funds_of(u)`](Allocation::funds_of).
@@ -36,11 +36,12 @@ impl Allocation {
         funds: Vec<u32>,
     ) -> Result<Self> {
         if funds.len() != n_customers * k {
-            return Err(CoreError::ShapeMismatch {
-                what: "fixed-K allocation",
-                expected: format!("{n_customers} customers × {k} funds = {}", n_customers * k),
-                found: format!("{} fund indices", funds.len()),
-            });
+            return Err(ShapeMismatch::new(
+                "fixed-K allocation",
+                format_args!("{n_customers} customers × {k} funds = {}", n_customers * k),
+                format_args!("{} fund indices", funds.len()),
+            )
+            .into());
         }
         let offsets = (0..=n_customers).map(|u| u * k).collect();
         let allocation = Self {
@@ -79,11 +80,12 @@ impl Allocation {
             || offsets.last() != Some(&funds.len())
             || offsets.windows(2).any(|w| w[0] > w[1])
         {
-            return Err(CoreError::ShapeMismatch {
-                what: "allocation offsets",
-                expected: format!("non-decreasing offsets from 0 to {}", funds.len()),
-                found: format!("{} offsets", offsets.len()),
-            });
+            return Err(ShapeMismatch::new(
+                "allocation offsets",
+                format_args!("non-decreasing offsets from 0 to {}", funds.len()),
+                format_args!("{} offsets", offsets.len()),
+            )
+            .into());
         }
         let allocation = Self {
             n_funds,
@@ -106,11 +108,12 @@ impl Allocation {
                     });
                 }
                 if row[..i].contains(&f) {
-                    return Err(CoreError::InvalidParameter {
-                        name: "allocation",
-                        value: format!("customer {u} gets fund {f} twice"),
-                        reason: "a customer's funds must be distinct",
-                    });
+                    return Err(InvalidParameter::new(
+                        "allocation",
+                        format_args!("customer {u} gets fund {f} twice"),
+                        "a customer's funds must be distinct",
+                    )
+                    .into());
                 }
             }
         }
@@ -159,11 +162,12 @@ impl Allocation {
     /// Errors if the revenue matrix has another number of customers or funds.
     pub fn objective<T: Real>(&self, revenue: &RevenueMatrix<T>) -> Result<f64> {
         if revenue.n_customers() != self.n_customers() || revenue.n_funds() != self.n_funds {
-            return Err(CoreError::ShapeMismatch {
-                what: "allocation vs revenue matrix",
-                expected: format!("{} × {}", self.n_customers(), self.n_funds),
-                found: format!("{} × {}", revenue.n_customers(), revenue.n_funds()),
-            });
+            return Err(ShapeMismatch::new(
+                "allocation vs revenue matrix",
+                format_args!("{} × {}", self.n_customers(), self.n_funds),
+                format_args!("{} × {}", revenue.n_customers(), revenue.n_funds()),
+            )
+            .into());
         }
         Ok(self
             .iter()
@@ -194,11 +198,11 @@ mod tests {
         ));
         assert!(matches!(
             Allocation::from_fixed_k(2, 2, 3, vec![0, 1, 2]),
-            Err(CoreError::ShapeMismatch { .. })
+            Err(CoreError::ShapeMismatch(_))
         ));
         assert!(matches!(
             Allocation::from_rows(3, [vec![0, 0]]),
-            Err(CoreError::InvalidParameter { .. })
+            Err(CoreError::InvalidParameter(_))
         ));
         assert!(Allocation::from_compressed(3, vec![0, 2, 1], vec![0]).is_err());
         let ragged = Allocation::from_rows(3, [vec![2, 0], vec![], vec![1]]).unwrap();
@@ -216,7 +220,7 @@ mod tests {
         let wrong = Allocation::from_rows(2, [vec![0], vec![1]]).unwrap();
         assert!(matches!(
             wrong.objective(&e),
-            Err(CoreError::ShapeMismatch { .. })
+            Err(CoreError::ShapeMismatch(_))
         ));
     }
 }

@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use crate::{Cancelled, Empty, InvalidParameter, NonFinite, Position, ShapeMismatch, TooLarge};
+
 /// Everything that can be wrong with the values handed to core-types constructors.
 ///
 /// Every variant carries the data needed to say what is wrong and where, so a caller can
@@ -8,45 +10,24 @@
 #[non_exhaustive]
 pub enum CoreError {
     /// An input that must hold at least one element was empty.
-    #[error("{what} is empty")]
-    Empty {
-        /// What was empty.
-        what: &'static str,
-    },
+    #[error(transparent)]
+    Empty(#[from] Empty),
     /// A value was NaN or infinite.
-    #[error("{what} has a non-finite value {value} at row {row}, column {col}")]
-    NonFinite {
-        /// Which input.
-        what: &'static str,
-        /// Row (or element index for 1-D input).
-        row: usize,
-        /// Column (0 for 1-D input).
-        col: usize,
-        /// The offending value, widened to `f64`.
-        value: f64,
-    },
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
     /// A value that must be non-negative was negative.
-    #[error("{what} has a negative value {value} at row {row}, column {col}")]
+    #[error("{what} has a negative value {value} at {at}")]
     Negative {
         /// Which input.
         what: &'static str,
-        /// Row (or element index for 1-D input).
-        row: usize,
-        /// Column (0 for 1-D input).
-        col: usize,
+        /// Where in it.
+        at: Position,
         /// The offending value, widened to `f64`.
         value: f64,
     },
     /// Two inputs that must agree in length or shape do not.
-    #[error("{what}: expected {expected}, found {found}")]
-    ShapeMismatch {
-        /// What was compared.
-        what: &'static str,
-        /// The expected length or shape, written out.
-        expected: String,
-        /// The length or shape found, written out.
-        found: String,
-    },
+    #[error(transparent)]
+    ShapeMismatch(#[from] ShapeMismatch),
     /// An index was outside its range.
     #[error("{what} index {index} is out of range (length {len})")]
     IndexOutOfRange {
@@ -58,15 +39,14 @@ pub enum CoreError {
         len: usize,
     },
     /// A parameter was outside its documented domain.
-    #[error("invalid {name} = {value}: {reason}")]
-    InvalidParameter {
-        /// The parameter's name.
-        name: &'static str,
-        /// The value, written out.
-        value: String,
-        /// What the domain is.
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
+    /// A size is larger than the limit (nothing was allocated).
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    /// A long computation was cancelled or ran past its deadline.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
     /// A chronological segment has too few rows to hold one window of lookback + horizon.
     #[error(
         "the {segment} segment has {rows} rows, but one window needs lookback + horizon = {needed}"

@@ -2,9 +2,13 @@
 #![deny(missing_docs)]
 
 mod allocation;
+mod cancel;
 mod entity;
 mod error;
 mod id;
+mod leaf;
+mod observer;
+mod params;
 mod real;
 mod revenue;
 mod risk;
@@ -12,7 +16,11 @@ mod series;
 
 pub use allocation::Allocation;
 pub use entity::{Customer, Fund, check_unique_customer_ids, check_unique_fund_ids};
+pub use cancel::CancelToken;
 pub use error::{CoreError, Result};
+pub use leaf::{Cancelled, Empty, InvalidParameter, NonFinite, Position, ShapeMismatch, TooLarge};
+pub use observer::{NoObserver, Observer};
+pub use params::{ParamGuard, check};
 pub use id::{CustomerId, FundId};
 pub use real::Real;
 pub use revenue::RevenueMatrix;
@@ -24,7 +32,8 @@ pub use series::{
 /// The types most programs need: `use fundalloc_core_types::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Allocation, ChronoSplit, CoreError, Customer, CustomerId, Fund, FundId, PriceSeries, Real,
-        RevenueMatrix, RiskLevel, Segment, StandardScaler, WindowSpec, WindowedSeries,
+        Allocation, CancelToken, ChronoSplit, CoreError, Customer, CustomerId, Fund, FundId,
+        NoObserver, Observer, ParamGuard, PriceSeries, Real, RevenueMatrix, RiskLevel, Segment,
+        StandardScaler, WindowSpec, WindowedSeries,
     };
 }

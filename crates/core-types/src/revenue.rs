@@ -2,7 +2,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::{CoreError, Real, Result};
+use crate::{CoreError, Empty, NonFinite, Position, Real, Result, ShapeMismatch};
 
 /// Expected revenue `E[u, f]` of showing fund `f` to customer `u`: a U×F matrix whose entries
 /// are finite and non-negative, stored row-major (each customer's F values are contiguous).
@@ -30,14 +30,10 @@ impl<T: Real> RevenueMatrix<T> {
     pub fn new(values: Array2<T>) -> Result<Self> {
         let (rows, cols) = values.dim();
         if rows == 0 {
-            return Err(CoreError::Empty {
-                what: "revenue matrix (customers)",
-            });
+            return Err(Empty::new("revenue matrix (customers)").into());
         }
         if cols == 0 {
-            return Err(CoreError::Empty {
-                what: "revenue matrix (funds)",
-            });
+            return Err(Empty::new("revenue matrix (funds)").into());
         }
         let values = if values.is_standard_layout() {
             values
@@ -52,11 +48,11 @@ impl<T: Real> RevenueMatrix<T> {
     pub fn from_shape_vec(customers: usize, funds: usize, values: Vec<T>) -> Result<Self> {
         let found = values.len();
         let array = Array2::from_shape_vec((customers, funds), values).map_err(|_| {
-            CoreError::ShapeMismatch {
-                what: "revenue values",
-                expected: format!("{customers} × {funds} = {} values", customers * funds),
-                found: format!("{found} values"),
-            }
+            CoreError::from(ShapeMismatch::new(
+                "revenue values",
+                format_args!("{customers} × {funds} = {} values", customers * funds),
+                format_args!("{found} values"),
+            ))
         })?;
         Self::new(array)
     }
@@ -132,18 +128,12 @@ fn validate_entries<T: Real>(values: &Array2<T>) -> Result<()> {
     }
     for ((row, col), &v) in values.indexed_iter() {
         if !v.is_finite() {
-            return Err(CoreError::NonFinite {
-                what: "revenue matrix",
-                row,
-                col,
-                value: v.to_f64_lossless(),
-            });
+            return Err(NonFinite::at_cell("revenue matrix", row, col, v.to_f64_lossless()).into());
         }
         if v < zero {
             return Err(CoreError::Negative {
                 what: "revenue matrix",
-                row,
-                col,
+                at: Position::Cell { row, col },
                 value: v.to_f64_lossless(),
             });
         }
@@ -159,13 +149,15 @@ mod tests {
     #[test]
     fn rejects_bad_entries_with_their_position() {
         let err = RevenueMatrix::new(array![[1.0, 2.0], [3.0, f64::INFINITY]]).unwrap_err();
-        assert!(matches!(err, CoreError::NonFinite { row: 1, col: 1, .. }));
+        assert!(
+            matches!(err, CoreError::NonFinite(ref e) if e.at == Position::Cell { row: 1, col: 1 })
+        );
         let err = RevenueMatrix::new(array![[1.0f32, -0.5]]).unwrap_err();
-        assert!(matches!(err, CoreError::Negative { row: 0, col: 1, value, .. } if value == -0.5));
+        assert!(matches!(err, CoreError::Negative { at: Position::Cell { row: 0, col: 1 }, value, .. } if value == -0.5));
         let err = RevenueMatrix::<f64>::new(Array2::zeros((0, 3))).unwrap_err();
-        assert!(matches!(err, CoreError::Empty { .. }));
+        assert!(matches!(err, CoreError::Empty(_)));
         let err = RevenueMatrix::from_shape_vec(2, 2, vec![1.0; 3]).unwrap_err();
-        assert!(matches!(err, CoreError::ShapeMismatch { .. }));
+        assert!(matches!(err, CoreError::ShapeMismatch(_)));
     }
 
     #[test]

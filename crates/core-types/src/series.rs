@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::{CoreError, Result};
+use crate::{CoreError, Empty, InvalidParameter, NonFinite, Result, ShapeMismatch};
 
 /// A named, non-empty series of finite prices (one column of a CSV, say).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +23,7 @@ impl PriceSeries {
     /// Validates that `values` is non-empty and finite.
     pub fn new(name: impl Into<String>, values: Vec<f64>) -> Result<Self> {
         if values.is_empty() {
-            return Err(CoreError::Empty {
-                what: "price series",
-            });
+            return Err(Empty::new("price series").into());
         }
         check_finite("price series", &values)?;
         Ok(Self {
@@ -67,18 +65,10 @@ impl WindowSpec {
     /// Both must be at least 1.
     pub fn new(lookback: usize, horizon: usize) -> Result<Self> {
         if lookback == 0 {
-            return Err(CoreError::InvalidParameter {
-                name: "lookback",
-                value: "0".into(),
-                reason: "must be at least 1",
-            });
+            return Err(InvalidParameter::new("lookback", 0, "must be at least 1").into());
         }
         if horizon == 0 {
-            return Err(CoreError::InvalidParameter {
-                name: "horizon",
-                value: "0".into(),
-                reason: "must be at least 1",
-            });
+            return Err(InvalidParameter::new("horizon", 0, "must be at least 1").into());
         }
         Ok(Self { lookback, horizon })
     }
@@ -172,19 +162,16 @@ impl ChronoSplit {
             ("test_fraction", test_fraction),
         ] {
             if !(value > 0.0 && value < 1.0) {
-                return Err(CoreError::InvalidParameter {
-                    name,
-                    value: value.to_string(),
-                    reason: "must be in (0, 1)",
-                });
+                return Err(InvalidParameter::new(name, value, "must be in (0, 1)").into());
             }
         }
         if train_fraction + test_fraction >= 1.0 {
-            return Err(CoreError::InvalidParameter {
-                name: "train_fraction + test_fraction",
-                value: (train_fraction + test_fraction).to_string(),
-                reason: "must be below 1 so the validation segment has rows",
-            });
+            return Err(InvalidParameter::new(
+                "train_fraction + test_fraction",
+                train_fraction + test_fraction,
+                "must be below 1 so the validation segment has rows",
+            )
+            .into());
         }
         let n_train = (train_fraction * n_rows as f64).floor() as usize;
         let n_test = (test_fraction * n_rows as f64).floor() as usize;
@@ -282,9 +269,7 @@ impl StandardScaler {
     /// Fits mean and population std (divide by n) on `values`.
     pub fn fit(values: &[f64]) -> Result<Self> {
         if values.is_empty() {
-            return Err(CoreError::Empty {
-                what: "scaler input",
-            });
+            return Err(Empty::new("scaler input").into());
         }
         check_finite("scaler input", values)?;
         let n = values.len() as f64;
@@ -359,11 +344,12 @@ impl WindowedSeries {
     /// Uses a given split (which must describe `series.len()` rows).
     pub fn with_split(series: PriceSeries, split: ChronoSplit) -> Result<Self> {
         if split.n_rows() != series.len() {
-            return Err(CoreError::ShapeMismatch {
-                what: "split vs series",
-                expected: format!("{} rows", split.n_rows()),
-                found: format!("{} rows", series.len()),
-            });
+            return Err(ShapeMismatch::new(
+                "split vs series",
+                format_args!("{} rows", split.n_rows()),
+                format_args!("{} rows", series.len()),
+            )
+            .into());
         }
         let scaler = StandardScaler::fit(&series.values()[split.own_rows(Segment::Train)])?;
         let scaled = scaler.transform_all(series.values());
@@ -411,12 +397,7 @@ impl WindowedSeries {
 fn check_finite(what: &'static str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(row) => Err(CoreError::NonFinite {
-            what,
-            row,
-            col: 0,
-            value: values[row],
-        }),
+        Some(row) => Err(NonFinite::at_index(what, row, values[row]).into()),
     }
 }
 
@@ -461,7 +442,7 @@ mod tests {
     fn typed_errors_for_bad_input() {
         assert!(matches!(
             WindowSpec::new(0, 3),
-            Err(CoreError::InvalidParameter { .. })
+            Err(CoreError::InvalidParameter(_))
         ));
         // N = 100: validation owns rows 70..80 and borrows 15, so 25 rows; 26 are needed.
         assert_eq!(
@@ -490,11 +471,11 @@ mod tests {
         );
         assert!(matches!(
             PriceSeries::new("x", vec![]),
-            Err(CoreError::Empty { .. })
+            Err(CoreError::Empty(_))
         ));
         assert!(matches!(
             PriceSeries::new("x", vec![1.0, f64::NAN]),
-            Err(CoreError::NonFinite { row: 1, .. })
+            Err(CoreError::NonFinite(ref e)) if e.row() == 1
         ));
         assert_eq!(
             StandardScaler::fit(&[2.0, 2.0]),
