@@ -15,13 +15,13 @@ mod risk;
 mod series;
 
 pub use allocation::Allocation;
-pub use entity::{Customer, Fund, check_unique_customer_ids, check_unique_fund_ids};
 pub use cancel::CancelToken;
+pub use entity::{Customer, Fund, check_unique_customer_ids, check_unique_fund_ids};
 pub use error::{CoreError, Result};
+pub use id::{CustomerId, FundId};
 pub use leaf::{Cancelled, Empty, InvalidParameter, NonFinite, Position, ShapeMismatch, TooLarge};
 pub use observer::{NoObserver, Observer};
 pub use params::{ParamGuard, check};
-pub use id::{CustomerId, FundId};
 pub use real::Real;
 pub use revenue::RevenueMatrix;
 pub use risk::RiskLevel;

@@ -151,7 +151,11 @@ pub mod check {
         if value.is_finite() && value >= 0.0 {
             Ok(value)
         } else {
-            Err(InvalidParameter::new(name, value, "must be finite and >= 0"))
+            Err(InvalidParameter::new(
+                name,
+                value,
+                "must be finite and >= 0",
+            ))
         }
     }
 

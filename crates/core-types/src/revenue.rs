@@ -153,7 +153,9 @@ mod tests {
             matches!(err, CoreError::NonFinite(ref e) if e.at == Position::Cell { row: 1, col: 1 })
         );
         let err = RevenueMatrix::new(array![[1.0f32, -0.5]]).unwrap_err();
-        assert!(matches!(err, CoreError::Negative { at: Position::Cell { row: 0, col: 1 }, value, .. } if value == -0.5));
+        assert!(
+            matches!(err, CoreError::Negative { at: Position::Cell { row: 0, col: 1 }, value, .. } if value == -0.5)
+        );
         let err = RevenueMatrix::<f64>::new(Array2::zeros((0, 3))).unwrap_err();
         assert!(matches!(err, CoreError::Empty(_)));
         let err = RevenueMatrix::from_shape_vec(2, 2, vec![1.0; 3]).unwrap_err();
