@@ -1,11 +1,13 @@
 //! The one error type of this crate.
 //!
-//! Room for the exact transportation solver (issue 4): its variants go in the block marked
-//! `-- exact solver --` at the end of [`AllocError`], with the same style (structured fields,
-//! a one-line message that says what is wrong and by how much).
+//! Every variant has structured fields and a one-line message that says what is wrong and by
+//! how much; the shared leaf errors of `fundalloc-core-types` are embedded with `#[from]`.
 
-use fundalloc_core_types::{CoreError, RiskLevel};
+use std::fmt;
 
+use fundalloc_core_types::{CoreError, InvalidParameter, RiskLevel, ShapeMismatch, TooLarge};
+
+use crate::kind::SolverKind;
 use crate::verify::Violations;
 
 /// Everything that can go wrong when building or solving an allocation problem.
@@ -20,28 +22,15 @@ pub enum AllocError {
     /// The revenue matrix or another core value was rejected (NaN, ∞, negative, empty, shape).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// Two inputs that must agree in length do not.
-    #[error("{what}: expected {expected} entries (one per {per}), found {found}")]
-    Shape {
-        /// Which input.
-        what: &'static str,
-        /// Which dimension it follows ("customer" or "fund").
-        per: &'static str,
-        /// Expected length.
-        expected: usize,
-        /// Length found.
-        found: usize,
-    },
-    /// A parameter is outside its domain (K = 0, min_f > max_f, …).
-    #[error("invalid {name} = {value}: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The value, written out.
-        value: String,
-        /// Why it is invalid.
-        reason: &'static str,
-    },
+    /// Two inputs that must agree in length do not (e.g. one tolerance per customer).
+    #[error(transparent)]
+    ShapeMismatch(#[from] ShapeMismatch),
+    /// A parameter is outside its domain (K = 0, min_f > max_f, a time limit of −1 s, …).
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
+    /// A size or a sum is larger than this crate can represent (e.g. Σ min_f overflows `u64`).
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
     /// The exposure totals cannot match the per-customer rule: with "exactly K" the funds must
     /// absorb exactly K·U exposures, so Σ min_f ≤ K·U ≤ Σ max_f; with "at most K", Σ min_f ≤ K·U.
     #[error(
@@ -138,16 +127,16 @@ pub enum AllocError {
     /// A solver does not handle this problem variant (e.g. HA with exposure ranges).
     #[error("solver {solver} does not support {feature}")]
     Unsupported {
-        /// Solver name.
-        solver: &'static str,
-        /// The unsupported variant.
-        feature: String,
+        /// The solver.
+        solver: SolverKind,
+        /// What it does not support.
+        feature: UnsupportedFeature,
     },
     /// An external LP/MIP backend failed or gave up.
     #[error("{solver} failed: {message}")]
     Backend {
-        /// Solver and backend name.
-        solver: &'static str,
+        /// The solver (its backend is named in the message).
+        solver: SolverKind,
         /// The backend's message.
         message: String,
     },
@@ -157,8 +146,8 @@ pub enum AllocError {
          {fund}, value {value}); use the MIP mode"
     )]
     NotIntegral {
-        /// Solver name.
-        solver: &'static str,
+        /// The solver.
+        solver: SolverKind,
         /// Fractional variable count.
         count: usize,
         /// A customer with a fractional value.
@@ -172,12 +161,11 @@ pub enum AllocError {
     /// never returned silently).
     #[error("{solver} produced an infeasible allocation: {violations}")]
     Verification {
-        /// Solver name.
-        solver: &'static str,
+        /// The solver.
+        solver: SolverKind,
         /// What the verifier found.
         violations: Violations,
     },
-    // -- exact solver -- (issue 4 adds its variants here)
     /// The exact solver's dual bound does not match its allocation's revenue within tolerance
     /// (numerical trouble; the allocation is not returned as optimal).
     #[error(
@@ -205,6 +193,50 @@ pub enum AllocError {
         /// How many units.
         excess: i64,
     },
+}
+
+/// A problem variant or size a solver does not handle ([`AllocError::Unsupported`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsupportedFeature {
+    /// Exposure ranges (`min_f < max_f`) or an at-most-K rule: HA and Manual handle only the
+    /// paper's form (exactly K, exact `d_f`); `Lp` and `Exact` handle every variant.
+    NotPaperForm,
+    /// More funds than the solver indexes.
+    TooManyFunds {
+        /// F.
+        funds: usize,
+        /// The most the solver handles.
+        limit: usize,
+    },
+    /// More customers than the solver indexes.
+    TooManyCustomers {
+        /// U.
+        customers: usize,
+        /// The most the solver handles.
+        limit: usize,
+    },
+    /// The HiGHS backend of `Lp`, which this build lacks (the `highs` cargo feature).
+    HighsBackend,
+}
+
+impl fmt::Display for UnsupportedFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnsupportedFeature::NotPaperForm => {
+                f.write_str("exposure ranges or an at-most-K rule (use lp or exact)")
+            }
+            UnsupportedFeature::TooManyFunds { funds, limit } => {
+                write!(f, "{funds} funds (at most {limit})")
+            }
+            UnsupportedFeature::TooManyCustomers { customers, limit } => {
+                write!(f, "{customers} customers (at most {limit})")
+            }
+            UnsupportedFeature::HighsBackend => f.write_str(
+                "the HiGHS backend (build fundalloc-allocator with the `highs` feature)",
+            ),
+        }
+    }
 }
 
 /// Shorthand for `Result<T, AllocError>`.
