@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Seek};
 use std::path::{Path, PathBuf};
 
 use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel};
 use rustc_hash::FxHashMap;
 
-use crate::npy::{self, Dtype};
+use crate::npy;
 
 /// A problem with an input file: which, where, what.
 #[derive(Debug, thiserror::Error)]
@@ -334,32 +334,96 @@ fn matrix<T: Real>(
     RevenueMatrix::from_shape_vec(u, f, values).map_err(|e| err(path, None, e.to_string()))
 }
 
+/// The revenue matrix from a `.npy` file (`<f4`/`>f4` or `<f8`/`>f8`, C order, customers ×
+/// funds), read with `ndarray-npy`. Every size the file states is checked against the file's
+/// length (and the shape against the customers and funds files) before anything is allocated.
 pub(crate) fn read_npy(path: &Path, customers: usize, funds: usize) -> Result<Revenue, InputError> {
+    use ndarray_npy::ReadableElement;
+    use ndarray_npy::npy::header::{Header, Layout};
+
     let file = File::open(path).map_err(|e| err(path, None, format!("cannot open: {e}")))?;
+    let file_len = file
+        .metadata()
+        .map_err(|e| err(path, None, format!("cannot open: {e}")))?
+        .len();
     let mut r = BufReader::with_capacity(1 << 20, file);
-    let h = npy::read_header(&mut r).map_err(|m| err(path, None, m))?;
-    if (h.rows, h.cols) != (customers, funds) {
+    npy::check_prefix(&mut r, file_len).map_err(|m| err(path, None, m))?;
+    let header = Header::from_reader(&mut r)
+        .map_err(|e| err(path, None, format!("unreadable .npy header: {e}")))?;
+    let data_start = r
+        .stream_position()
+        .map_err(|e| err(path, None, format!("cannot read: {e}")))?;
+    // The descriptor as a Python literal: `'<f4'`.
+    let descr = header.type_descriptor.to_string();
+    let width = match descr.trim_matches('\'') {
+        "<f4" | ">f4" => 4,
+        "<f8" | ">f8" => 8,
+        other => {
+            return Err(err(
+                path,
+                None,
+                format!("dtype {other} is not supported (need float32 '<f4' or float64 '<f8')"),
+            ));
+        }
+    };
+    if matches!(header.layout, Layout::Fortran) {
+        return Err(err(
+            path,
+            None,
+            "Fortran-order arrays are not supported (save with C order)",
+        ));
+    }
+    let (rows, cols) = match header.shape[..] {
+        [rows, cols] => (rows, cols),
+        _ => {
+            return Err(err(
+                path,
+                None,
+                format!(
+                    "shape {:?} is not 2-D (need customers × funds)",
+                    header.shape
+                ),
+            ));
+        }
+    };
+    if (rows, cols) != (customers, funds) {
+        return Err(err(
+            path,
+            None,
+            format!("shape {rows}×{cols} does not match {customers} customers × {funds} funds"),
+        ));
+    }
+    // rows × cols is bounded by the customers and funds files; its bytes by this file.
+    let count = rows.saturating_mul(cols);
+    let data = file_len.saturating_sub(data_start);
+    let needed = (count as u64).saturating_mul(width);
+    if data < needed {
         return Err(err(
             path,
             None,
             format!(
-                "shape {}×{} does not match {customers} customers × {funds} funds",
-                h.rows, h.cols
+                "data end after {} of {count} values (file truncated?)",
+                data / width
             ),
         ));
     }
-    let count = h.rows * h.cols;
-    match h.dtype {
-        Dtype::F32 => {
-            let v = npy::read_values::<_, f32, 4>(&mut r, count, f32::from_le_bytes)
-                .map_err(|m| err(path, None, m))?;
-            Ok(Revenue::F32(matrix(path, h.rows, h.cols, v, None)?))
-        }
-        Dtype::F64 => {
-            let v = npy::read_values::<_, f64, 8>(&mut r, count, f64::from_le_bytes)
-                .map_err(|m| err(path, None, m))?;
-            Ok(Revenue::F64(matrix(path, h.rows, h.cols, v, None)?))
-        }
+    if data > needed {
+        return Err(err(
+            path,
+            None,
+            format!("more data than the shape's {count} values"),
+        ));
+    }
+    let read_err =
+        |e: ndarray_npy::ReadDataError| err(path, None, format!("cannot read data: {e}"));
+    if width == 4 {
+        let v =
+            f32::read_to_end_exact_vec(&mut r, &header.type_descriptor, count).map_err(read_err)?;
+        Ok(Revenue::F32(matrix(path, rows, cols, v, None)?))
+    } else {
+        let v =
+            f64::read_to_end_exact_vec(&mut r, &header.type_descriptor, count).map_err(read_err)?;
+        Ok(Revenue::F64(matrix(path, rows, cols, v, None)?))
     }
 }
 
