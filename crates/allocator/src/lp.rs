@@ -381,7 +381,8 @@ fn highs_solve(
     let mut note = "backend HiGHS".to_string();
     if lp.mode == LpMode::Relaxation {
         // On this structure HiGHS's presolve dominates the run time; interior point without
-        // presolve solved 200k × 8 in ~20 s where the defaults took minutes (DESIGN.md).
+        // presolve solved 200k × 8 in ~20 s where the defaults took minutes
+        // (docs/allocation.md, docs/benchmarks.md).
         m = m
             .set_presolve(HighsPresolveType::Off)
             .set_solver(HighsSolverType::Ipm);

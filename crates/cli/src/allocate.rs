@@ -1,6 +1,5 @@
 //! `fundalloc allocate`: revenue matrix + customers + funds → allocation (one JSON line).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fundalloc_allocator::{
@@ -81,11 +80,11 @@ pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure
                 .iter()
                 .map(|n| {
                     funds.ids.iter().position(|id| id == n).ok_or_else(|| {
-                        Failure::Input(InputError {
-                            file: PathBuf::from("--priority"),
-                            line: None,
-                            message: format!("fund `{n}` is not in {}", args.funds.display()),
-                        })
+                        Failure::Input(input::err(
+                            Path::new("--priority"),
+                            None,
+                            format!("fund `{n}` is not in {}", args.funds.display()),
+                        ))
                     })
                 })
                 .collect::<Result<Vec<usize>, Failure>>()?,
@@ -148,24 +147,23 @@ fn run<T: Real>(
     }))
 }
 
+/// Writes `customer_id,fund_id` rows with the `csv` writer (ids with commas, quotes or line
+/// breaks are quoted), atomically.
 fn write_assignment(
     path: &Path,
     solution: &Solution,
     customers: &input::Customers,
     funds: &input::Funds,
 ) -> Result<(), InputError> {
-    let fail = |e: std::io::Error| InputError {
-        file: path.to_path_buf(),
-        line: None,
-        message: format!("cannot write: {e}"),
-    };
-    let file = std::fs::File::create(path).map_err(fail)?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "customer_id,fund_id").map_err(fail)?;
-    for (u, fs) in solution.allocation.iter() {
-        for &f in fs {
-            writeln!(w, "{},{}", customers.ids.get(u), funds.ids[f as usize]).map_err(fail)?;
+    crate::atomic::write_atomically(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(["customer_id", "fund_id"])?;
+        for (u, fs) in solution.allocation.iter() {
+            for &f in fs {
+                csv.write_record([customers.ids.get(u), funds.ids[f as usize].as_str()])?;
+            }
         }
-    }
-    w.flush().map_err(fail)
+        csv.flush()
+    })
+    .map_err(|e| input::err(path, None, format!("cannot write: {e}")))
 }

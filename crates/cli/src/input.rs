@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, Seek};
 use std::path::{Path, PathBuf};
 
-use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel};
+use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel, TooLarge};
 use rustc_hash::FxHashMap;
 
 use crate::npy;
@@ -18,6 +18,9 @@ pub(crate) struct InputError {
     /// 1-based line (CSV) or data row + header (npy rows are reported in the message).
     pub(crate) line: Option<u64>,
     pub(crate) message: String,
+    /// Set when a size the input implies exceeds what the file can hold (nothing was
+    /// allocated); `message` is its text.
+    pub(crate) too_large: Option<TooLarge>,
 }
 
 pub(crate) fn err(file: &Path, line: Option<u64>, message: impl Into<String>) -> InputError {
@@ -25,8 +28,20 @@ pub(crate) fn err(file: &Path, line: Option<u64>, message: impl Into<String>) ->
         file: file.to_path_buf(),
         line,
         message: message.into(),
+        too_large: None,
     }
 }
+
+/// `file` would need more than it can hold: refused before allocating.
+pub(crate) fn too_large(file: &Path, error: TooLarge) -> InputError {
+    InputError {
+        too_large: Some(error.clone()),
+        ..err(file, None, error.to_string())
+    }
+}
+
+/// The fewest bytes a revenue CSV cell takes: one digit and a separator or line break.
+const MIN_CSV_CELL_BYTES: u64 = 2;
 
 /// Customer ids in file order, stored compactly: one text buffer and the end offset of each id
 /// (10 M ids cost ~2 allocations instead of 10 M `String`s).
@@ -476,6 +491,18 @@ pub(crate) fn read_revenue_csv(
     // and nothing is hashed. The id index is built only at the first row out of order.
     let mut customer_index: Option<FxHashMap<&str, usize>> = None;
     let (u, f) = (customers.ids.len(), funds.ids.len());
+    // U × F comes from two other files: check that this one can hold that many cells before
+    // allocating them (a 10 M-customer file with a 100 k-fund file would ask for 8 TB).
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| err(path, None, format!("cannot open: {e}")))?
+        .len();
+    let cells = (u as u128) * (f as u128);
+    TooLarge::check(
+        "revenue cells (customers × funds, at least 2 bytes each)",
+        cells,
+        u128::from(file_len / MIN_CSV_CELL_BYTES),
+    )
+    .map_err(|e| too_large(path, e))?;
     let mut values = vec![f64::NAN; u * f];
     let mut lines = vec![0u64; u];
     let mut seen = vec![false; u];
@@ -527,4 +554,35 @@ pub(crate) fn read_revenue_csv(
         ));
     }
     Ok(Revenue::F64(matrix(path, u, f, values, Some(&lines))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_times_funds_beyond_the_file_is_a_typed_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("E.csv");
+        std::fs::write(&path, "customer_id,f0,f1\nc0,1,2\n").unwrap();
+        let mut ids = Ids::default();
+        for i in 0..1000 {
+            ids.push(&format!("c{i}"));
+        }
+        let customers = Customers {
+            ids,
+            tolerance: vec![RiskLevel::MAX; 1000],
+        };
+        let funds = Funds {
+            ids: vec!["f0".into(), "f1".into()],
+            risk: vec![RiskLevel::MIN; 2],
+            exposure: vec![500, 500],
+        };
+        let Err(e) = read_revenue_csv(&path, &customers, &funds) else {
+            panic!("2000 cells cannot fit in 25 bytes");
+        };
+        let too_large = e.too_large.unwrap();
+        assert_eq!(too_large.requested, 2000);
+        assert_eq!(too_large.limit, 25 / MIN_CSV_CELL_BYTES as u128);
+    }
 }

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod allocate;
+mod atomic;
 mod features;
 mod input;
 mod npy;

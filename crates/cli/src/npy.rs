@@ -50,7 +50,7 @@ pub(crate) fn check_prefix<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<(
 
 /// Writes `values` (`rows × cols`, C order) as a version 1.0 `.npy` file of little-endian
 /// `f32` (`<f4`). Errors if `values.len() != rows · cols` or on an I/O failure.
-pub(crate) fn write_f32<W: Write>(
+pub(crate) fn write_f32<W: Write + ?Sized>(
     w: &mut W,
     rows: usize,
     cols: usize,
