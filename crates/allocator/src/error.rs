@@ -188,11 +188,40 @@ pub enum AllocError {
         "exact solver: {excess} exposure(s) at {node} cannot be routed; no feasible allocation"
     )]
     NoAugmentingPath {
-        /// Where the excess is stuck ("fund 3", "the sink …", "customer 17 …").
-        node: String,
+        /// Where the excess is stuck.
+        node: StuckAt,
         /// How many units.
         excess: i64,
     },
+}
+
+/// Where the exact solver's unroutable excess sits ([`AllocError::NoAugmentingPath`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StuckAt {
+    /// A fund (its index).
+    Fund(usize),
+    /// The sink that absorbs the exposure ranges and the free slots of "at most K".
+    Sink,
+    /// A customer with fewer eligible funds than it must get.
+    Customer {
+        /// Its index.
+        customer: usize,
+        /// How many funds it may hold.
+        eligible: usize,
+    },
+}
+
+impl fmt::Display for StuckAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StuckAt::Fund(fund) => write!(f, "fund {fund}"),
+            StuckAt::Sink => f.write_str("the sink (exposure ranges and free slots)"),
+            StuckAt::Customer { customer, eligible } => {
+                write!(f, "customer {customer} ({eligible} eligible funds)")
+            }
+        }
+    }
 }
 
 /// A problem variant or size a solver does not handle ([`AllocError::Unsupported`]).
@@ -241,3 +270,38 @@ impl fmt::Display for UnsupportedFeature {
 
 /// Shorthand for `Result<T, AllocError>`.
 pub type Result<T, E = AllocError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_details_read_as_one_line() {
+        let e = AllocError::Unsupported {
+            solver: SolverKind::Heuristic,
+            feature: UnsupportedFeature::TooManyFunds {
+                funds: 70_000,
+                limit: 65_534,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "solver ha does not support 70000 funds (at most 65534)"
+        );
+        let e = AllocError::NoAugmentingPath {
+            node: StuckAt::Customer {
+                customer: 17,
+                eligible: 1,
+            },
+            excess: 1,
+        };
+        assert_eq!(
+            e.to_string(),
+            "exact solver: 1 exposure(s) at customer 17 (1 eligible funds) cannot be routed; \
+             no feasible allocation"
+        );
+        assert_eq!(StuckAt::Fund(3).to_string(), "fund 3");
+        let e: AllocError = TooLarge::new("sum of minimum exposures", 5u64, 4u64).into();
+        assert!(matches!(e, AllocError::TooLarge(_)));
+    }
+}

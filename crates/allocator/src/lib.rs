@@ -18,7 +18,7 @@ mod solver;
 mod verify;
 
 pub use baselines::{GreedyTopK, Manual};
-pub use error::{AllocError, Result, UnsupportedFeature};
+pub use error::{AllocError, Result, StuckAt, UnsupportedFeature};
 pub use exact::{Certificate, Exact, GAP_TOLERANCE};
 pub use generate::{LctLike, LctLikeValidParams};
 pub use heuristic::{Heuristic, reference_ha};

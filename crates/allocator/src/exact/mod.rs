@@ -33,7 +33,7 @@ use std::time::Instant;
 use fundalloc_core_types::{Allocation, Real};
 use rayon::prelude::*;
 
-use crate::error::{AllocError, Result, UnsupportedFeature};
+use crate::error::{AllocError, Result, StuckAt, UnsupportedFeature};
 use crate::kind::SolverKind;
 use crate::problem::{AllocationProblem, PerCustomer};
 use crate::solver::{ProvesOptimality, Solution, Solver, finish};
@@ -306,14 +306,14 @@ fn core_error(e: CoreFailure, f: usize) -> AllocError {
             },
         },
         CoreFailure::TooFewEligible { customer, eligible } => AllocError::NoAugmentingPath {
-            node: format!("customer {customer} ({eligible} eligible funds)"),
+            node: StuckAt::Customer { customer, eligible },
             excess: 1,
         },
         CoreFailure::Infeasible { stuck, excess } => AllocError::NoAugmentingPath {
             node: if stuck < f {
-                format!("fund {stuck}")
+                StuckAt::Fund(stuck)
             } else {
-                "the sink (exposure ranges and free slots)".to_string()
+                StuckAt::Sink
             },
             excess,
         },
