@@ -8,6 +8,7 @@ use std::fmt;
 use fundalloc_core_types::{CoreError, InvalidParameter, RiskLevel, ShapeMismatch, TooLarge};
 
 use crate::kind::SolverKind;
+use crate::problem::PerCustomer;
 use crate::verify::Violations;
 
 /// Everything that can go wrong when building or solving an allocation problem.
@@ -44,8 +45,8 @@ pub enum AllocError {
         k: usize,
         /// U.
         customers: usize,
-        /// "exactly K" or "at most K".
-        rule: &'static str,
+        /// The per-customer rule (exactly K or at most K).
+        rule: PerCustomer,
         /// Σ min_f.
         min_total: u64,
         /// Σ max_f.

@@ -39,13 +39,6 @@ impl PerCustomer {
             Self::AtMost(k) => count <= k,
         }
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Exactly(_) => "exactly K",
-            Self::AtMost(_) => "at most K",
-        }
-    }
 }
 
 impl std::fmt::Display for PerCustomer {
@@ -323,7 +316,7 @@ impl<T: Real> AllocationProblem<T> {
                 required,
                 k,
                 customers: self.n_customers(),
-                rule: self.rule.name(),
+                rule: self.rule,
                 min_total,
                 max_total,
             });
@@ -654,7 +647,7 @@ mod tests {
                 required: 8,
                 k: 2,
                 customers: 4,
-                rule: "exactly K",
+                rule: PerCustomer::Exactly(2),
                 min_total: 9,
                 max_total: 9
             }
