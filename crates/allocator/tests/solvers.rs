@@ -441,7 +441,13 @@ fn highs_backend_is_a_typed_error_without_the_feature() {
             .unwrap();
         assert!((r.unwrap().report.objective - micro.report.objective).abs() < 1e-6);
     } else {
-        assert!(matches!(r, Err(AllocError::Unsupported { .. })));
+        assert!(matches!(
+            r,
+            Err(AllocError::Unsupported {
+                solver: SolverKind::Lp,
+                feature: fundalloc_allocator::UnsupportedFeature::HighsBackend,
+            })
+        ));
     }
 }
 
