@@ -17,7 +17,7 @@ use crate::verify::check;
 ///
 /// Default priority: descending mean `E_uf` over the customers who may hold the fund (the
 /// paper's operators used historical conversion rates and experience; override with
-/// [`Manual::with_priority`]). With K > 1 a customer stays available until it holds K funds
+/// [`Manual::priority`]). With K > 1 a customer stays available until it holds K funds
 /// (each fund once). Selection is partial (`select_nth_unstable`), O(U) per fund.
 ///
 /// Like HA it runs behind an exact feasibility guard (see [`crate::Heuristic`]): a fund skips a
@@ -32,7 +32,7 @@ use crate::verify::check;
 /// // Fund 0 has the higher mean, goes first and takes customer 0 (E = 5).
 /// let s = Manual::new().solve(&p)?;
 /// assert_eq!(s.report.objective, 5.0 + 0.0 + 1.0);
-/// let s = Manual::with_priority(vec![1, 0]).solve(&p)?;
+/// let s = Manual::new().priority(vec![1, 0]).solve(&p)?;
 /// assert_eq!(s.report.objective, 4.0 + 1.0 + 3.0);
 /// # Ok::<(), AllocError>(())
 /// ```
@@ -47,11 +47,12 @@ impl Manual {
         Self::default()
     }
 
-    /// Funds in this order (a permutation of `0..F`, checked when solving).
-    pub fn with_priority(priority: Vec<usize>) -> Self {
-        Self {
-            priority: Some(priority),
-        }
+    /// Funds in this order (a permutation of `0..F`, checked when solving: it depends on
+    /// the problem's F).
+    #[must_use]
+    pub fn priority(mut self, priority: Vec<usize>) -> Self {
+        self.priority = Some(priority);
+        self
     }
 
     /// The order used for `problem`: the given one, or descending mean eligible revenue.

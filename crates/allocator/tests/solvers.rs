@@ -388,14 +388,14 @@ fn manual_priority_must_be_a_permutation() {
     let p = LctLike::new(50, 3).seed(1).generate::<f64>().unwrap();
     for bad in [vec![0, 1], vec![0, 1, 1], vec![0, 1, 3]] {
         assert!(matches!(
-            Manual::with_priority(bad).solve(&p),
+            Manual::new().priority(bad).solve(&p),
             Err(AllocError::InvalidParameter(InvalidParameter {
                 name: "priority",
                 ..
             }))
         ));
     }
-    assert!(Manual::with_priority(vec![2, 0, 1]).solve(&p).is_ok());
+    assert!(Manual::new().priority(vec![2, 0, 1]).solve(&p).is_ok());
 }
 
 #[test]

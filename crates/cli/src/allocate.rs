@@ -48,7 +48,10 @@ fn make_solver<T: Real>(
     match kind {
         SolverKind::Exact => Box::new(Exact::new()),
         SolverKind::Heuristic => Box::new(Heuristic::new()),
-        SolverKind::Manual => Box::new(priority.map_or_else(Manual::new, Manual::with_priority)),
+        SolverKind::Manual => Box::new(match priority {
+            Some(p) => Manual::new().priority(p),
+            None => Manual::new(),
+        }),
         SolverKind::GreedyTopK => Box::new(GreedyTopK::new()),
         SolverKind::Lp | SolverKind::Mip => Box::new(lp),
     }
