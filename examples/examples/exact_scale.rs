@@ -54,8 +54,8 @@ struct Args {
     #[arg(long, default_value_t = 1_000_000)]
     ortools_max: usize,
     /// Solvers besides `exact` (which always runs: it is the reference): any of ha, manual, lp.
-    #[arg(long, value_delimiter = ',', default_values_t = vec!["ha".to_string(), "manual".into(), "lp".into()])]
-    others: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![SolverKind::Heuristic, SolverKind::Manual, SolverKind::Lp])]
+    others: Vec<SolverKind>,
     /// Solve each instance this many times per solver and report the fastest run.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -140,12 +140,10 @@ fn run<T: Real + NpyElement>(args: &Args, u: usize, write: Option<&Path>) -> Res
             exact.report.notes.get(1).map_or("", String::as_str)
         ),
     );
-    let solvers: Vec<(&str, Box<dyn Solver<T>>)> = vec![
-        ("ha", Box::new(Heuristic::new())),
-        ("manual", Box::new(Manual::new())),
-    ];
-    let wanted = |name: &str| args.others.iter().any(|o| o == name);
-    for (name, solver) in solvers.into_iter().filter(|(n, _)| wanted(n)) {
+    let solvers: Vec<Box<dyn Solver<T>>> =
+        vec![Box::new(Heuristic::new()), Box::new(Manual::new())];
+    let wanted = |kind: SolverKind| args.others.contains(&kind);
+    for solver in solvers.into_iter().filter(|s| wanted(s.kind())) {
         let mut s = solver.solve(&problem)?;
         for _ in 1..repeat {
             let again = solver.solve(&problem)?;
@@ -157,9 +155,14 @@ fn run<T: Real + NpyElement>(args: &Args, u: usize, write: Option<&Path>) -> Res
         if args.checksum {
             write!(notes, " alloc {:016x}", checksum(&s.allocation))?;
         }
-        row(name, s.report.objective, s.report.seconds, &notes);
+        row(
+            solver.kind().name(),
+            s.report.objective,
+            s.report.seconds,
+            &notes,
+        );
     }
-    if !wanted("lp") {
+    if !wanted(SolverKind::Lp) {
         // Not requested.
     } else if u <= args.lp_max {
         let s = Lp::new().solve(&problem)?;

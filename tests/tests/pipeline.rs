@@ -9,7 +9,7 @@
 //! Also: the facade's typed errors, and that one seed gives one result.
 
 use fundalloc::Error;
-use fundalloc::allocator::{AllocError, GreedyTopK};
+use fundalloc::allocator::{AllocError, GreedyTopK, ShapeMismatch};
 use fundalloc::metrics::{MetricsError, roc_auc};
 use fundalloc::pipeline::{Pipeline, PipelineReport, TrainedPipeline, allocate};
 use fundalloc::prelude::*;
@@ -174,7 +174,7 @@ fn pipeline_end_to_end_satisfies_constraints_and_beats_random() {
     assert!(satisfaction(&broken, &c) < 1.0);
 
     // Exact is optimal on Ê: no other solver beats it there.
-    let exact = report.outcome("exact").unwrap();
+    let exact = report.outcome(SolverKind::Exact).unwrap();
     for o in &report.outcomes {
         assert!(o.predicted_objective() <= exact.predicted_objective() * (1.0 + 1e-9));
     }
@@ -237,7 +237,7 @@ fn pipeline_end_to_end_satisfies_constraints_and_beats_random() {
         );
     }
     let random_mean = baseline.iter().sum::<f64>() / baseline.len() as f64;
-    let ours = evaluation.allocation("exact").unwrap();
+    let ours = evaluation.allocation(SolverKind::Exact).unwrap();
     let optimum = evaluation.optimal_true_objective.unwrap();
     println!(
         "true revenue: optimum {optimum:.0}, exact on Ê {:.0} ({:.3}), random mean {random_mean:.0} ({:.3})",
@@ -315,12 +315,12 @@ fn shape_mismatch_between_revenue_and_tolerances_is_an_allocator_error() {
     assert!(
         matches!(
             err,
-            Error::Allocator(AllocError::Shape {
-                what: "customer risk tolerances",
-                expected: 4,
-                found: 3,
+            Error::Allocator(AllocError::ShapeMismatch(ShapeMismatch {
+                what: "customer risk tolerances (one per customer)",
+                ref expected,
+                ref found,
                 ..
-            })
+            })) if expected == "4" && found == "3"
         ),
         "{err:?}"
     );
@@ -375,7 +375,7 @@ fn an_allocation_that_breaks_a_constraint_is_never_returned() {
         matches!(
             err,
             Error::Allocator(AllocError::Verification {
-                solver: "greedy-top-k",
+                solver: SolverKind::GreedyTopK,
                 ..
             })
         ),
@@ -389,7 +389,7 @@ fn an_allocation_that_breaks_a_constraint_is_never_returned() {
     )
     .unwrap();
     assert_eq!(
-        ok.outcome("exact").unwrap().predicted_objective(),
+        ok.outcome(SolverKind::Exact).unwrap().predicted_objective(),
         5.0 + 4.0 + 2.0 + 1.0
     );
 }
@@ -421,7 +421,7 @@ fn evaluation_errors_are_typed() {
     // Evaluating the truth against itself: the Exact allocation is optimal.
     let eval = report.evaluate_with_optimum(&small()).unwrap();
     assert_eq!(
-        eval.allocation("exact").unwrap().ratio_to_optimal,
+        eval.allocation(SolverKind::Exact).unwrap().ratio_to_optimal,
         Some(1.0)
     );
 }

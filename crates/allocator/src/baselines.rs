@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use fundalloc_core_types::{Allocation, Real, RiskLevel};
+use fundalloc_core_types::{Allocation, InvalidParameter, Real, RiskLevel};
 
-use crate::error::{AllocError, Result};
+use crate::error::{AllocError, Result, UnsupportedFeature};
 use crate::guard::{LevelSlack, Pending, residual_feasible};
+use crate::kind::SolverKind;
 use crate::problem::AllocationProblem;
 use crate::solver::{Solution, SolveReport, Solver, finish};
 use crate::verify::check;
@@ -16,7 +17,7 @@ use crate::verify::check;
 ///
 /// Default priority: descending mean `E_uf` over the customers who may hold the fund (the
 /// paper's operators used historical conversion rates and experience; override with
-/// [`Manual::with_priority`]). With K > 1 a customer stays available until it holds K funds
+/// [`Manual::priority`]). With K > 1 a customer stays available until it holds K funds
 /// (each fund once). Selection is partial (`select_nth_unstable`), O(U) per fund.
 ///
 /// Like HA it runs behind an exact feasibility guard (see [`crate::Heuristic`]): a fund skips a
@@ -31,7 +32,7 @@ use crate::verify::check;
 /// // Fund 0 has the higher mean, goes first and takes customer 0 (E = 5).
 /// let s = Manual::new().solve(&p)?;
 /// assert_eq!(s.report.objective, 5.0 + 0.0 + 1.0);
-/// let s = Manual::with_priority(vec![1, 0]).solve(&p)?;
+/// let s = Manual::new().priority(vec![1, 0]).solve(&p)?;
 /// assert_eq!(s.report.objective, 4.0 + 1.0 + 3.0);
 /// # Ok::<(), AllocError>(())
 /// ```
@@ -40,20 +41,18 @@ pub struct Manual {
     priority: Option<Vec<usize>>,
 }
 
-const MANUAL: &str = "manual";
-const GREEDY: &str = "greedy-top-k";
-
 impl Manual {
     /// Default priority (descending mean eligible revenue).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Funds in this order (a permutation of `0..F`, checked when solving).
-    pub fn with_priority(priority: Vec<usize>) -> Self {
-        Self {
-            priority: Some(priority),
-        }
+    /// Funds in this order (a permutation of `0..F`, checked when solving: it depends on
+    /// the problem's F).
+    #[must_use]
+    pub fn priority(mut self, priority: Vec<usize>) -> Self {
+        self.priority = Some(priority);
+        self
     }
 
     /// The order used for `problem`: the given one, or descending mean eligible revenue.
@@ -65,11 +64,12 @@ impl Manual {
                 && p.iter()
                     .all(|&f| f < f_n && !std::mem::replace(&mut seen[f], true));
             if !valid {
-                return Err(AllocError::InvalidParameter {
-                    name: "priority",
-                    value: format!("{p:?}"),
-                    reason: "must list every fund index exactly once",
-                });
+                return Err(InvalidParameter::new(
+                    "priority",
+                    format_args!("{p:?}"),
+                    "must list every fund index exactly once",
+                )
+                .into());
             }
             return Ok(p.clone());
         }
@@ -102,8 +102,8 @@ fn by_value(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
 }
 
 impl<T: Real> Solver<T> for Manual {
-    fn name(&self) -> &'static str {
-        MANUAL
+    fn kind(&self) -> SolverKind {
+        SolverKind::Manual
     }
 
     fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
@@ -112,8 +112,8 @@ impl<T: Real> Solver<T> for Manual {
             .exact_exposures()
             .filter(|_| problem.is_paper_form())
             .ok_or(AllocError::Unsupported {
-                solver: MANUAL,
-                feature: "exposure ranges or an at-most-K rule (use Lp)".into(),
+                solver: SolverKind::Manual,
+                feature: UnsupportedFeature::NotPaperForm,
             })?;
         let priority = self.priority_for(problem)?;
         let (u_n, f_n, k) = (problem.n_customers(), problem.n_funds(), problem.k());
@@ -179,7 +179,7 @@ impl<T: Real> Solver<T> for Manual {
         } else {
             Allocation::from_rows(f_n, rows)?
         };
-        let mut solution = finish(MANUAL, problem, allocation, start)?;
+        let mut solution = finish(SolverKind::Manual, problem, allocation, start)?;
         solution.report.repaired = skipped > 0;
         if skipped > 0 {
             solution.report.notes.push(format!(
@@ -327,8 +327,8 @@ impl GreedyTopK {
 }
 
 impl<T: Real> Solver<T> for GreedyTopK {
-    fn name(&self) -> &'static str {
-        GREEDY
+    fn kind(&self) -> SolverKind {
+        SolverKind::GreedyTopK
     }
 
     fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
@@ -349,7 +349,7 @@ impl<T: Real> Solver<T> for GreedyTopK {
         let allocation = Allocation::from_rows(f_n, rows)?;
         let seconds = start.elapsed().as_secs_f64();
         let verdict = check(problem, &allocation);
-        let mut report = SolveReport::new(GREEDY, verdict.objective, seconds);
+        let mut report = SolveReport::new(SolverKind::GreedyTopK, verdict.objective, seconds);
         report.violations = verdict.violations;
         if verdict.violation_count > report.violations.len() {
             report.notes.push(format!(

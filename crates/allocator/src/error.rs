@@ -1,11 +1,14 @@
 //! The one error type of this crate.
 //!
-//! Room for the exact transportation solver (issue 4): its variants go in the block marked
-//! `-- exact solver --` at the end of [`AllocError`], with the same style (structured fields,
-//! a one-line message that says what is wrong and by how much).
+//! Every variant has structured fields and a one-line message that says what is wrong and by
+//! how much; the shared leaf errors of `fundalloc-core-types` are embedded with `#[from]`.
 
-use fundalloc_core_types::{CoreError, RiskLevel};
+use std::fmt;
 
+use fundalloc_core_types::{CoreError, InvalidParameter, RiskLevel, ShapeMismatch, TooLarge};
+
+use crate::kind::SolverKind;
+use crate::problem::PerCustomer;
 use crate::verify::Violations;
 
 /// Everything that can go wrong when building or solving an allocation problem.
@@ -20,28 +23,15 @@ pub enum AllocError {
     /// The revenue matrix or another core value was rejected (NaN, ∞, negative, empty, shape).
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// Two inputs that must agree in length do not.
-    #[error("{what}: expected {expected} entries (one per {per}), found {found}")]
-    Shape {
-        /// Which input.
-        what: &'static str,
-        /// Which dimension it follows ("customer" or "fund").
-        per: &'static str,
-        /// Expected length.
-        expected: usize,
-        /// Length found.
-        found: usize,
-    },
-    /// A parameter is outside its domain (K = 0, min_f > max_f, …).
-    #[error("invalid {name} = {value}: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// The value, written out.
-        value: String,
-        /// Why it is invalid.
-        reason: &'static str,
-    },
+    /// Two inputs that must agree in length do not (e.g. one tolerance per customer).
+    #[error(transparent)]
+    ShapeMismatch(#[from] ShapeMismatch),
+    /// A parameter is outside its domain (K = 0, min_f > max_f, a time limit of −1 s, …).
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
+    /// A size or a sum is larger than this crate can represent (e.g. Σ min_f overflows `u64`).
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
     /// The exposure totals cannot match the per-customer rule: with "exactly K" the funds must
     /// absorb exactly K·U exposures, so Σ min_f ≤ K·U ≤ Σ max_f; with "at most K", Σ min_f ≤ K·U.
     #[error(
@@ -55,8 +45,8 @@ pub enum AllocError {
         k: usize,
         /// U.
         customers: usize,
-        /// "exactly K" or "at most K".
-        rule: &'static str,
+        /// The per-customer rule (exactly K or at most K).
+        rule: PerCustomer,
         /// Σ min_f.
         min_total: u64,
         /// Σ max_f.
@@ -138,16 +128,16 @@ pub enum AllocError {
     /// A solver does not handle this problem variant (e.g. HA with exposure ranges).
     #[error("solver {solver} does not support {feature}")]
     Unsupported {
-        /// Solver name.
-        solver: &'static str,
-        /// The unsupported variant.
-        feature: String,
+        /// The solver.
+        solver: SolverKind,
+        /// What it does not support.
+        feature: UnsupportedFeature,
     },
     /// An external LP/MIP backend failed or gave up.
     #[error("{solver} failed: {message}")]
     Backend {
-        /// Solver and backend name.
-        solver: &'static str,
+        /// The solver (its backend is named in the message).
+        solver: SolverKind,
         /// The backend's message.
         message: String,
     },
@@ -157,8 +147,8 @@ pub enum AllocError {
          {fund}, value {value}); use the MIP mode"
     )]
     NotIntegral {
-        /// Solver name.
-        solver: &'static str,
+        /// The solver.
+        solver: SolverKind,
         /// Fractional variable count.
         count: usize,
         /// A customer with a fractional value.
@@ -172,12 +162,11 @@ pub enum AllocError {
     /// never returned silently).
     #[error("{solver} produced an infeasible allocation: {violations}")]
     Verification {
-        /// Solver name.
-        solver: &'static str,
+        /// The solver.
+        solver: SolverKind,
         /// What the verifier found.
         violations: Violations,
     },
-    // -- exact solver -- (issue 4 adds its variants here)
     /// The exact solver's dual bound does not match its allocation's revenue within tolerance
     /// (numerical trouble; the allocation is not returned as optimal).
     #[error(
@@ -200,12 +189,120 @@ pub enum AllocError {
         "exact solver: {excess} exposure(s) at {node} cannot be routed; no feasible allocation"
     )]
     NoAugmentingPath {
-        /// Where the excess is stuck ("fund 3", "the sink …", "customer 17 …").
-        node: String,
+        /// Where the excess is stuck.
+        node: StuckAt,
         /// How many units.
         excess: i64,
     },
 }
 
+/// Where the exact solver's unroutable excess sits ([`AllocError::NoAugmentingPath`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StuckAt {
+    /// A fund (its index).
+    Fund(usize),
+    /// The sink that absorbs the exposure ranges and the free slots of "at most K".
+    Sink,
+    /// A customer with fewer eligible funds than it must get.
+    Customer {
+        /// Its index.
+        customer: usize,
+        /// How many funds it may hold.
+        eligible: usize,
+    },
+}
+
+impl fmt::Display for StuckAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StuckAt::Fund(fund) => write!(f, "fund {fund}"),
+            StuckAt::Sink => f.write_str("the sink (exposure ranges and free slots)"),
+            StuckAt::Customer { customer, eligible } => {
+                write!(f, "customer {customer} ({eligible} eligible funds)")
+            }
+        }
+    }
+}
+
+/// A problem variant or size a solver does not handle ([`AllocError::Unsupported`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsupportedFeature {
+    /// Exposure ranges (`min_f < max_f`) or an at-most-K rule: HA and Manual handle only the
+    /// paper's form (exactly K, exact `d_f`); `Lp` and `Exact` handle every variant.
+    NotPaperForm,
+    /// More funds than the solver indexes.
+    TooManyFunds {
+        /// F.
+        funds: usize,
+        /// The most the solver handles.
+        limit: usize,
+    },
+    /// More customers than the solver indexes.
+    TooManyCustomers {
+        /// U.
+        customers: usize,
+        /// The most the solver handles.
+        limit: usize,
+    },
+    /// The HiGHS backend of `Lp`, which this build lacks (the `highs` cargo feature).
+    HighsBackend,
+}
+
+impl fmt::Display for UnsupportedFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnsupportedFeature::NotPaperForm => {
+                f.write_str("exposure ranges or an at-most-K rule (use lp or exact)")
+            }
+            UnsupportedFeature::TooManyFunds { funds, limit } => {
+                write!(f, "{funds} funds (at most {limit})")
+            }
+            UnsupportedFeature::TooManyCustomers { customers, limit } => {
+                write!(f, "{customers} customers (at most {limit})")
+            }
+            UnsupportedFeature::HighsBackend => f.write_str(
+                "the HiGHS backend (build fundalloc-allocator with the `highs` feature)",
+            ),
+        }
+    }
+}
+
 /// Shorthand for `Result<T, AllocError>`.
 pub type Result<T, E = AllocError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_details_read_as_one_line() {
+        let e = AllocError::Unsupported {
+            solver: SolverKind::Heuristic,
+            feature: UnsupportedFeature::TooManyFunds {
+                funds: 70_000,
+                limit: 65_534,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "solver ha does not support 70000 funds (at most 65534)"
+        );
+        let e = AllocError::NoAugmentingPath {
+            node: StuckAt::Customer {
+                customer: 17,
+                eligible: 1,
+            },
+            excess: 1,
+        };
+        assert_eq!(
+            e.to_string(),
+            "exact solver: 1 exposure(s) at customer 17 (1 eligible funds) cannot be routed; \
+             no feasible allocation"
+        );
+        assert_eq!(StuckAt::Fund(3).to_string(), "fund 3");
+        let e: AllocError = TooLarge::new("sum of minimum exposures", 5u64, 4u64).into();
+        assert!(matches!(e, AllocError::TooLarge(_)));
+    }
+}

@@ -1,6 +1,8 @@
 //! A seeded generator of LCT-like instances (PTOFA's data are private; this mimics their shape).
 
-use fundalloc_core_types::{Real, RevenueMatrix, RiskLevel};
+use fundalloc_core_types::{
+    InvalidParameter, ParamGuard, Real, RevenueMatrix, RiskLevel, TooLarge,
+};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
@@ -28,57 +30,134 @@ use crate::problem::AllocationProblem;
 /// use fundalloc_allocator::LctLike;
 /// let p = LctLike::new(1_000, 8).seed(7).generate::<f64>()?;
 /// assert_eq!(p.exposure().iter().map(|r| r.min).sum::<u64>(), 1_000);
+/// let err = LctLike::new(10, 3).k(4).generate::<f64>().unwrap_err();
+/// assert!(matches!(err, fundalloc_allocator::AllocError::InvalidParameter(_)));
 /// # Ok::<(), fundalloc_allocator::AllocError>(())
 /// ```
+///
+/// `LctLike` is the unchecked configuration (the `ParamGuard` convention): the setters store
+/// values as given and [`LctLike::generate`] checks them first;
+/// [`ParamGuard::check`](fundalloc_core_types::ParamGuard::check) gives the checked
+/// [`LctLikeValidParams`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct LctLike {
+pub struct LctLike(LctLikeValidParams);
+
+/// The checked parameters of [`LctLike`]: `1 ≤ K ≤ funds`, `customers × funds` fits memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LctLikeValidParams {
     customers: usize,
     funds: usize,
     k: usize,
     seed: u64,
 }
 
+impl LctLikeValidParams {
+    /// U.
+    pub fn customers(&self) -> usize {
+        self.customers
+    }
+
+    /// F.
+    pub fn funds(&self) -> usize {
+        self.funds
+    }
+
+    /// K.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
 impl LctLike {
     /// `customers × funds`, K = 1, seed 0.
     pub fn new(customers: usize, funds: usize) -> Self {
-        Self {
+        Self(LctLikeValidParams {
             customers,
             funds,
             k: 1,
             seed: 0,
-        }
+        })
     }
 
     /// Funds per customer.
     #[must_use]
     pub fn k(mut self, k: usize) -> Self {
-        self.k = k;
+        self.0.k = k;
         self
     }
 
     /// The seed (same seed, same instance).
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.0.seed = seed;
         self
     }
 
+    /// Checks the parameters and draws the instance.
+    ///
+    /// # Errors
+    /// [`AllocError::InvalidParameter`] for `K = 0` or `K > funds`, [`AllocError::TooLarge`]
+    /// when `customers × funds` overflows, and the errors of
+    /// [`LctLikeValidParams::generate`].
+    pub fn generate<T: Real>(&self) -> Result<AllocationProblem<T>> {
+        self.check_ref()?.generate()
+    }
+}
+
+/// Most matrix cells the generator draws (`customers × funds`).
+const MAX_CELLS: u128 = 1 << 40;
+
+impl ParamGuard for LctLike {
+    type Checked = LctLikeValidParams;
+    type Error = AllocError;
+
+    fn check_ref(&self) -> Result<&LctLikeValidParams> {
+        let p = &self.0;
+        if p.k == 0 || p.k > p.funds {
+            return Err(InvalidParameter::new(
+                "K",
+                p.k,
+                "must be between 1 and the number of funds",
+            )
+            .into());
+        }
+        TooLarge::check(
+            "customers × funds",
+            p.customers as u128 * p.funds as u128,
+            MAX_CELLS,
+        )?;
+        Ok(p)
+    }
+
+    fn check(self) -> Result<LctLikeValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+fundalloc_core_types::checked_params!(LctLikeValidParams, AllocError);
+
+impl LctLikeValidParams {
     /// Draws the instance.
+    ///
+    /// # Errors
+    /// The problem's own validation (cannot fail for a generated instance, which is feasible
+    /// by construction).
     pub fn generate<T: Real>(&self) -> Result<AllocationProblem<T>> {
         let (u_n, f_n, k) = (self.customers, self.funds, self.k);
-        if k == 0 || k > f_n {
-            return Err(AllocError::InvalidParameter {
-                name: "K",
-                value: k.to_string(),
-                reason: "must be between 1 and the number of funds",
-            });
-        }
         let mut rng = StdRng::seed_from_u64(self.seed);
         let ln = |mu: f64, sigma: f64| {
-            LogNormal::new(mu, sigma).map_err(|_| AllocError::InvalidParameter {
-                name: "log-normal",
-                value: format!("({mu}, {sigma})"),
-                reason: "invalid parameters",
+            LogNormal::new(mu, sigma).map_err(|_| {
+                InvalidParameter::new(
+                    "log-normal",
+                    format_args!("({mu}, {sigma})"),
+                    "invalid parameters",
+                )
             })
         };
         let risk: Vec<RiskLevel> = (0..f_n)

@@ -1,4 +1,9 @@
-//! HA: PTOFA's heuristic allocation (Algorithm 1, Eq. 7).
+//! HA: PTOFA's heuristic allocation (Algorithm 1, Eq. 7), the fast kernels.
+//!
+//! Start with `heuristic/reference.rs`: the same algorithm in the paper's words, which this
+//! module must (and, by a property test, does) reproduce allocation for allocation. Here: the
+//! general path (any K, batches served by selection), `k1_kernel.rs` (K = 1, at most 15
+//! funds) and `exact_sum.rs` (α as an exact sum).
 
 use std::cmp::Ordering;
 use std::time::Instant;
@@ -6,15 +11,18 @@ use std::time::Instant;
 use fundalloc_core_types::{Allocation, Real, RiskLevel};
 use rayon::prelude::*;
 
-use crate::error::{AllocError, Result};
+use crate::error::{AllocError, Result, UnsupportedFeature};
 use crate::guard::{LevelSlack, Pending, residual_feasible};
+use crate::kind::SolverKind;
 use crate::problem::AllocationProblem;
 use crate::solver::{Solution, Solver, finish};
 
 mod exact_sum;
-mod single;
+mod k1_kernel;
+mod reference;
 
 use exact_sum::FixedPoint;
+pub use reference::reference_ha;
 
 /// HA, the heuristic of PTOFA (Algorithm 1):
 ///
@@ -27,6 +35,9 @@ use exact_sum::FixedPoint;
 /// 4. customers are served in descending `h_u` (ties: lower index first), each taking its top-K
 ///    open eligible funds; when a fund is exhausted it is closed and α and all remaining scores
 ///    are recomputed (lines 9–10), at most F times.
+///
+/// [`reference_ha`] is the same algorithm written as the paper does, for reading; a property
+/// test checks that both return the same allocation.
 ///
 /// Eq. 7 with literal `−∞` entries would make every customer with an ineligible fund score
 /// `+∞`; the differences are taken over the customer's open eligible funds only.
@@ -70,7 +81,7 @@ impl Heuristic {
     }
 }
 
-const NAME: &str = "ha";
+const KIND: SolverKind = SolverKind::Heuristic;
 
 /// A fund index in the per-customer sorted lists.
 type FundIdx = u16;
@@ -455,8 +466,8 @@ impl<T: Real> State<'_, T> {
 }
 
 impl<T: Real> Solver<T> for Heuristic {
-    fn name(&self) -> &'static str {
-        NAME
+    fn kind(&self) -> SolverKind {
+        KIND
     }
 
     fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
@@ -465,14 +476,14 @@ impl<T: Real> Solver<T> for Heuristic {
             .exact_exposures()
             .filter(|_| problem.is_paper_form())
             .ok_or(AllocError::Unsupported {
-                solver: NAME,
-                feature: "exposure ranges or an at-most-K rule (use Lp)".into(),
+                solver: KIND,
+                feature: UnsupportedFeature::NotPaperForm,
             })?;
         let (u_n, f_n, k) = (problem.n_customers(), problem.n_funds(), problem.k());
         let fixed = FixedPoint::for_values(problem.revenue().as_slice(), u_n);
-        let fast = k == 1 && f_n <= single::MAX_FUNDS && !self.general;
+        let fast = k == 1 && f_n <= k1_kernel::MAX_FUNDS && !self.general;
         if let Some(fixed) = fixed.filter(|f| fast && f.is_narrow()) {
-            let out = single::solve(problem, caps, fixed);
+            let out = k1_kernel::solve(problem, caps, fixed);
             let allocation = Allocation::from_fixed_k(u_n, 1, f_n, out.picks)?;
             return self.report(problem, allocation, start, out.recomputations, out.diverted);
         }
@@ -493,8 +504,11 @@ impl<T: Real> Solver<T> for Heuristic {
             .collect();
         if f_n >= usize::from(NO_FUND) {
             return Err(AllocError::Unsupported {
-                solver: NAME,
-                feature: format!("{f_n} funds (HA handles at most {})", NO_FUND - 1),
+                solver: KIND,
+                feature: UnsupportedFeature::TooManyFunds {
+                    funds: f_n,
+                    limit: usize::from(NO_FUND) - 1,
+                },
             });
         }
         let mut order = vec![NO_FUND; u_n * f_n];
@@ -644,7 +658,7 @@ impl Heuristic {
         recomputations: u64,
         diverted: u64,
     ) -> Result<Solution> {
-        let mut solution = finish(NAME, problem, allocation, start)?;
+        let mut solution = finish(KIND, problem, allocation, start)?;
         solution.report.iterations = Some(recomputations);
         solution.report.repaired = diverted > 0;
         if diverted > 0 {
@@ -657,7 +671,7 @@ impl Heuristic {
 }
 
 /// `Σ_u E_uf` over the customers of `rest` (ascending index) who may hold f: exact and rounded
-/// once with a fixed-point scale (as the K = 1 path, `single.rs`); without one (values whose
+/// once with a fixed-point scale (as the K = 1 kernel, `heuristic/k1_kernel.rs`); without one (values whose
 /// range does not fit), in a fixed order: per block of [`BLOCK`] consecutive indices and per
 /// tolerance level, the customers in index order; per level, the blocks in order; then, per
 /// fund, the levels that permit it in ascending order. Either way the same bits with any
@@ -848,8 +862,86 @@ mod tests {
             })
     }
 
+    /// Small instances with K = 1, 2 or 3 whose revenues take a few integer values (so funds
+    /// and scores tie often), any risk structure; feasible by construction (each customer
+    /// draws K distinct eligible funds and the exposures count the draws).
+    fn small_with_ties() -> impl Strategy<Value = AllocationProblem<f32>> {
+        (1usize..30, 1usize..7, 1usize..4, 1u16..5)
+            .prop_flat_map(|(u, f, k, levels)| {
+                (
+                    Just(u),
+                    Just(f),
+                    Just(k.min(f)),
+                    proptest::collection::vec(0u16..levels, u * f),
+                    proptest::collection::vec(1u8..5, u),
+                    proptest::collection::vec(1u8..5, f),
+                    proptest::collection::vec(any::<u64>(), u),
+                )
+            })
+            .prop_map(|(u, f, k, values, mut tolerance, risk, draws)| {
+                let mut sorted = risk.clone();
+                sorted.sort_unstable();
+                let lowest = sorted[k - 1];
+                let mut exposures = vec![0u64; f];
+                for (t, mut draw) in tolerance.iter_mut().zip(draws) {
+                    *t = (*t).max(lowest);
+                    let mut eligible: Vec<usize> = (0..f).filter(|&g| risk[g] <= *t).collect();
+                    for _ in 0..k {
+                        let g = eligible.remove((draw % eligible.len() as u64) as usize);
+                        draw /= 7;
+                        exposures[g] += 1;
+                    }
+                }
+                let values: Vec<f32> = values.into_iter().map(f32::from).collect();
+                AllocationProblem::builder(RevenueMatrix::from_shape_vec(u, f, values).unwrap())
+                    .exactly(k)
+                    .exposures(exposures)
+                    .customer_tolerance(tolerance.into_iter().map(RiskLevel::new).collect())
+                    .fund_risk(risk.into_iter().map(RiskLevel::new).collect())
+                    .build()
+                    .unwrap()
+            })
+    }
+
+    #[test]
+    fn reference_matches_the_fast_kernels_on_lct_instances() {
+        // Large enough for several epochs, batches and guard interventions.
+        let mut repaired = 0;
+        for (u, f, k, seed) in [
+            (400, 8, 1, 1),
+            (300, 5, 2, 2),
+            (250, 12, 1, 3),
+            (200, 6, 3, 4),
+        ] {
+            let p = LctLike::new(u, f)
+                .k(k)
+                .seed(seed)
+                .generate::<f32>()
+                .unwrap();
+            let reference = reference_ha(&p).unwrap();
+            let fast = Heuristic::new().solve(&p).unwrap();
+            assert_eq!(fast.allocation, reference);
+            assert_eq!(
+                Heuristic::general().solve(&p).unwrap().allocation,
+                reference
+            );
+            repaired += usize::from(fast.report.repaired);
+        }
+        assert!(repaired > 0, "the guard must intervene on some instance");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn reference_matches_the_fast_kernels(p in prop_oneof![small(), small_with_ties()]) {
+            let reference = reference_ha(&p).unwrap();
+            prop_assert!(crate::verify(&p, &reference).is_ok());
+            let fast = Heuristic::new().solve(&p).unwrap();
+            prop_assert_eq!(&fast.allocation, &reference);
+            let general = Heuristic::general().solve(&p).unwrap();
+            prop_assert_eq!(&general.allocation, &reference);
+        }
 
         #[test]
         fn k1_path_is_the_general_path(p in small()) {

@@ -1,9 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-// Module map. The exact transportation solver of issue 4 lives in `exact/` and plugs in here
-// with `mod exact; pub use exact::...;` (and its error variants in `error.rs`, block
-// `-- exact solver --`); it implements `Solver` and `ProvesOptimality` like `Lp`.
+// Private modules, flat re-exports below. Solvers: `heuristic` (HA; its readable reference
+// is `heuristic/reference.rs`), `baselines` (Manual, GreedyTopK), `lp`, `exact`; `guard` and
+// `flow` decide feasibility for the greedy solvers and the problem's validation.
 mod baselines;
 mod error;
 mod exact;
@@ -11,28 +11,33 @@ mod flow;
 mod generate;
 mod guard;
 mod heuristic;
+mod kind;
 mod lp;
 mod problem;
 mod solver;
 mod verify;
 
 pub use baselines::{GreedyTopK, Manual};
-pub use error::{AllocError, Result};
+pub use error::{AllocError, Result, StuckAt, UnsupportedFeature};
 pub use exact::{Certificate, Exact, GAP_TOLERANCE};
-pub use generate::LctLike;
-pub use heuristic::Heuristic;
-pub use lp::{Lp, LpBackend, LpMode};
+pub use generate::{LctLike, LctLikeValidParams};
+pub use heuristic::{Heuristic, reference_ha};
+pub use kind::{ParseSolverKindError, SolverKind};
+pub use lp::{Lp, LpBackend, LpMode, LpValidParams};
 pub use problem::{AllocationProblem, ExposureRange, PerCustomer, ProblemBuilder};
 pub use solver::{ProvesOptimality, Solution, SolveReport, Solver};
 pub use verify::{VerifyReport, Violation, Violations, check, verify};
 
-pub use fundalloc_core_types::{Allocation, Real, RevenueMatrix, RiskLevel};
+pub use fundalloc_core_types::{
+    Allocation, InvalidParameter, ParamGuard, Real, RevenueMatrix, RiskLevel, ShapeMismatch,
+    TooLarge,
+};
 
 /// The types most programs need: `use fundalloc_allocator::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         AllocError, Allocation, AllocationProblem, ExposureRange, GreedyTopK, Heuristic, Lp,
-        Manual, PerCustomer, ProvesOptimality, RevenueMatrix, RiskLevel, Solution, SolveReport,
-        Solver, check, verify,
+        Manual, ParamGuard, PerCustomer, ProvesOptimality, RevenueMatrix, RiskLevel, Solution,
+        SolveReport, Solver, SolverKind, check, verify,
     };
 }

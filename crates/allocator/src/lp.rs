@@ -1,14 +1,15 @@
 //! The exact reference: the allocation problem as an LP (or MIP) through good_lp.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use fundalloc_core_types::{Allocation, Real};
+use fundalloc_core_types::{Allocation, ParamGuard, Real, check};
 use good_lp::{
     Expression, ProblemVariables, ResolutionError, Solution as _, SolutionStatus, SolverModel,
     Variable, WithTimeLimit, variable,
 };
 
-use crate::error::{AllocError, Result};
+use crate::error::{AllocError, Result, UnsupportedFeature};
+use crate::kind::SolverKind;
 use crate::problem::{AllocationProblem, PerCustomer};
 use crate::solver::{ProvesOptimality, Solution, Solver, finish};
 
@@ -61,14 +62,59 @@ impl Default for LpBackend {
 /// let p = AllocationProblem::builder(e).exposures(vec![1, 2]).build()?;
 /// let s = Lp::new().solve(&p)?;
 /// assert_eq!(s.report.objective, 8.0);
-/// assert!(s.report.gap.unwrap() < 1e-9);
+/// assert!(s.report.gap().unwrap() < 1e-9);
+/// # Ok::<(), AllocError>(())
+/// ```
+///
+/// `Lp` is the unchecked configuration (the `ParamGuard` convention): its setters store
+/// values as given and [`Solver::solve`] checks them first (a bad time limit is an
+/// [`AllocError::InvalidParameter`], never a panic); [`ParamGuard::check`] gives the checked
+/// [`LpValidParams`], which is a solver too.
+///
+/// ```
+/// use fundalloc_allocator::prelude::*;
+/// use fundalloc_allocator::{InvalidParameter, Lp};
+/// let e = RevenueMatrix::from_shape_vec(1, 1, vec![1.0])?;
+/// let p = AllocationProblem::builder(e).exposures(vec![1]).build()?;
+/// let err = Lp::new().time_limit(-1.0).solve(&p).unwrap_err();
+/// assert!(matches!(err, AllocError::InvalidParameter(InvalidParameter { name: "time_limit", .. })));
 /// # Ok::<(), AllocError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Lp {
+pub struct Lp(LpValidParams);
+
+/// The checked configuration of [`Lp`] (made by [`ParamGuard::check`]); solves like `Lp`.
+#[derive(Debug, Clone, Default)]
+pub struct LpValidParams {
     mode: LpMode,
     backend: LpBackend,
+    /// Seconds; finite, `> 0` and at most a year once checked.
     time_limit: Option<f64>,
+}
+
+impl LpValidParams {
+    /// Relaxation or integer program.
+    pub fn mode(&self) -> LpMode {
+        self.mode
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> LpBackend {
+        self.backend
+    }
+
+    /// The time limit, if any.
+    pub fn time_limit(&self) -> Option<Duration> {
+        // Checked: finite, > 0 and at most `check::MAX_DURATION`, so the conversion holds.
+        self.time_limit.map(Duration::from_secs_f64)
+    }
+
+    fn solver_kind(&self) -> SolverKind {
+        match self.mode {
+            LpMode::Relaxation => SolverKind::Lp,
+            LpMode::Mip => SolverKind::Mip,
+        }
+    }
 }
 
 impl Lp {
@@ -79,42 +125,50 @@ impl Lp {
 
     /// Integer program with the default backend.
     pub fn mip() -> Self {
-        Self {
-            mode: LpMode::Mip,
-            ..Self::default()
-        }
+        Self::new().mode(LpMode::Mip)
     }
 
     /// Sets the mode.
     #[must_use]
     pub fn mode(mut self, mode: LpMode) -> Self {
-        self.mode = mode;
+        self.0.mode = mode;
         self
     }
 
     /// Sets the backend.
     #[must_use]
     pub fn backend(mut self, backend: LpBackend) -> Self {
-        self.backend = backend;
+        self.0.backend = backend;
         self
     }
 
-    /// Gives up after `seconds` (a MIP returns its incumbent, without a bound).
+    /// Gives up after `seconds` (a MIP returns its incumbent, without a bound). Checked when
+    /// solving: finite, `> 0` and at most one year.
     #[must_use]
     pub fn time_limit(mut self, seconds: f64) -> Self {
-        self.time_limit = Some(seconds);
+        self.0.time_limit = Some(seconds);
         self
     }
+}
 
-    fn label(&self) -> &'static str {
-        match (self.mode, self.backend) {
-            (LpMode::Relaxation, LpBackend::MicroLp) => "lp-microlp",
-            (LpMode::Relaxation, LpBackend::Highs) => "lp-highs",
-            (LpMode::Mip, LpBackend::MicroLp) => "mip-microlp",
-            (LpMode::Mip, LpBackend::Highs) => "mip-highs",
+impl ParamGuard for Lp {
+    type Checked = LpValidParams;
+    type Error = AllocError;
+
+    fn check_ref(&self) -> Result<&LpValidParams> {
+        if let Some(t) = self.0.time_limit {
+            check::seconds("time_limit", t)?;
         }
+        Ok(&self.0)
+    }
+
+    fn check(self) -> Result<LpValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
     }
 }
+
+fundalloc_core_types::checked_params!(LpValidParams, AllocError);
 
 /// The model: variables of the eligible pairs, in customer-major order.
 struct Model {
@@ -205,7 +259,7 @@ fn read<T: Real>(
     Ok((allocation, lp_value, first_fraction, fractional))
 }
 
-fn backend_error(solver: &'static str, e: ResolutionError) -> AllocError {
+fn backend_error(solver: SolverKind, backend: &str, e: ResolutionError) -> AllocError {
     let message = match e {
         ResolutionError::Infeasible => {
             "the backend reports the model infeasible although validation found a feasible \
@@ -214,17 +268,32 @@ fn backend_error(solver: &'static str, e: ResolutionError) -> AllocError {
         }
         other => other.to_string(),
     };
-    AllocError::Backend { solver, message }
+    AllocError::Backend {
+        solver,
+        message: format!("backend {backend}: {message}"),
+    }
 }
 
 impl<T: Real> Solver<T> for Lp {
-    fn name(&self) -> &'static str {
-        self.label()
+    fn kind(&self) -> SolverKind {
+        self.0.solver_kind()
+    }
+
+    fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
+        self.check_ref()?.solve(problem)
+    }
+}
+
+impl<T: Real> ProvesOptimality<T> for Lp {}
+
+impl<T: Real> Solver<T> for LpValidParams {
+    fn kind(&self) -> SolverKind {
+        self.solver_kind()
     }
 
     fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
         let start = Instant::now();
-        let name = self.label();
+        let name = self.solver_kind();
         let model = build(problem, self.mode);
         let Model {
             vars,
@@ -247,13 +316,13 @@ impl<T: Real> Solver<T> for Lp {
             match self.backend {
                 LpBackend::MicroLp => {
                     let mut m = unsolved.using(good_lp::microlp);
-                    if let Some(t) = self.time_limit {
-                        m = m.with_time_limit(t);
+                    if let Some(t) = self.time_limit() {
+                        m = m.with_time_limit(t.as_secs_f64());
                     }
                     for c in constraints {
                         m.add_constraint(c);
                     }
-                    let sol = m.solve().map_err(|e| backend_error(name, e))?;
+                    let sol = m.solve().map_err(|e| backend_error(name, "microlp", e))?;
                     let values = handles.iter().map(|&v| sol.value(v)).collect();
                     (
                         values,
@@ -296,15 +365,15 @@ impl<T: Real> Solver<T> for Lp {
     }
 }
 
-impl<T: Real> ProvesOptimality<T> for Lp {}
+impl<T: Real> ProvesOptimality<T> for LpValidParams {}
 
 #[cfg(feature = "highs")]
 fn highs_solve(
-    name: &'static str,
+    name: SolverKind,
     unsolved: good_lp::variable::UnsolvedProblem,
     constraints: Vec<good_lp::Constraint>,
     handles: &[Variable],
-    lp: &Lp,
+    lp: &LpValidParams,
 ) -> Result<(Vec<f64>, SolutionStatus, Vec<String>)> {
     use good_lp::solvers::highs::{HighsPresolveType, HighsSolverType};
     let mut m = unsolved.using(good_lp::highs);
@@ -312,33 +381,34 @@ fn highs_solve(
     let mut note = "backend HiGHS".to_string();
     if lp.mode == LpMode::Relaxation {
         // On this structure HiGHS's presolve dominates the run time; interior point without
-        // presolve solved 200k × 8 in ~20 s where the defaults took minutes (DESIGN.md).
+        // presolve solved 200k × 8 in ~20 s where the defaults took minutes
+        // (docs/allocation.md, docs/benchmarks.md).
         m = m
             .set_presolve(HighsPresolveType::Off)
             .set_solver(HighsSolverType::Ipm);
         note.push_str(" (presolve off, interior point with crossover)");
     }
-    if let Some(t) = lp.time_limit {
-        m = m.with_time_limit(t);
+    if let Some(t) = lp.time_limit() {
+        m = m.with_time_limit(t.as_secs_f64());
     }
     for c in constraints {
         m.add_constraint(c);
     }
-    let sol = m.solve().map_err(|e| backend_error(name, e))?;
+    let sol = m.solve().map_err(|e| backend_error(name, "HiGHS", e))?;
     let values = handles.iter().map(|&v| sol.value(v)).collect();
     Ok((values, sol.status(), vec![note]))
 }
 
 #[cfg(not(feature = "highs"))]
 fn highs_solve(
-    name: &'static str,
+    name: SolverKind,
     _unsolved: good_lp::variable::UnsolvedProblem,
     _constraints: Vec<good_lp::Constraint>,
     _handles: &[Variable],
-    _lp: &Lp,
+    _lp: &LpValidParams,
 ) -> Result<(Vec<f64>, SolutionStatus, Vec<String>)> {
     Err(AllocError::Unsupported {
         solver: name,
-        feature: "the HiGHS backend (build fundalloc-allocator with the `highs` feature)".into(),
+        feature: UnsupportedFeature::HighsBackend,
     })
 }

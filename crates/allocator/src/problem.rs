@@ -1,6 +1,8 @@
 //! The allocation problem (PTOFA Eq. 1–3, generalised) and its validation.
 
-use fundalloc_core_types::{Real, RevenueMatrix, RiskLevel};
+use fundalloc_core_types::{
+    InvalidParameter, Real, RevenueMatrix, RiskLevel, ShapeMismatch, TooLarge,
+};
 
 use crate::error::{AllocError, Result};
 use crate::flow::{Group, transport_feasibility};
@@ -35,13 +37,6 @@ impl PerCustomer {
         match self {
             Self::Exactly(k) => count == k,
             Self::AtMost(k) => count <= k,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Exactly(_) => "exactly K",
-            Self::AtMost(_) => "at most K",
         }
     }
 }
@@ -237,51 +232,49 @@ impl<T: Real> AllocationProblem<T> {
     fn validate(&self) -> Result<()> {
         let (u_count, f_count) = (self.n_customers(), self.n_funds());
         if self.tolerance.len() != u_count {
-            return Err(AllocError::Shape {
-                what: "customer risk tolerances",
-                per: "customer",
-                expected: u_count,
-                found: self.tolerance.len(),
-            });
+            return Err(ShapeMismatch::new(
+                "customer risk tolerances (one per customer)",
+                u_count,
+                self.tolerance.len(),
+            )
+            .into());
         }
         if self.fund_risk.len() != f_count {
-            return Err(AllocError::Shape {
-                what: "fund risk levels",
-                per: "fund",
-                expected: f_count,
-                found: self.fund_risk.len(),
-            });
+            return Err(ShapeMismatch::new(
+                "fund risk levels (one per fund)",
+                f_count,
+                self.fund_risk.len(),
+            )
+            .into());
         }
         if self.exposure.len() != f_count {
-            return Err(AllocError::Shape {
-                what: "fund exposures",
-                per: "fund",
-                expected: f_count,
-                found: self.exposure.len(),
-            });
+            return Err(ShapeMismatch::new(
+                "fund exposures (one per fund)",
+                f_count,
+                self.exposure.len(),
+            )
+            .into());
         }
         let k = self.rule.k();
         if k == 0 {
-            return Err(AllocError::InvalidParameter {
-                name: "K",
-                value: "0".into(),
-                reason: "each customer must be able to get at least one fund",
-            });
+            return Err(InvalidParameter::new(
+                "K",
+                0,
+                "each customer must be able to get at least one fund",
+            )
+            .into());
         }
         if f_count > u32::MAX as usize {
-            return Err(AllocError::InvalidParameter {
-                name: "funds",
-                value: f_count.to_string(),
-                reason: "fund indices are stored as u32",
-            });
+            return Err(TooLarge::new("funds", f_count as u64, u32::MAX).into());
         }
         for (f, r) in self.exposure.iter().enumerate() {
             if r.min > r.max {
-                return Err(AllocError::InvalidParameter {
-                    name: "exposure range",
-                    value: format!("fund {f}: [{}, {}]", r.min, r.max),
-                    reason: "min must not exceed max",
-                });
+                return Err(InvalidParameter::new(
+                    "exposure range",
+                    format_args!("fund {f}: [{}, {}]", r.min, r.max),
+                    "min must not exceed max",
+                )
+                .into());
             }
         }
         self.check_counting_conditions()?;
@@ -294,7 +287,21 @@ impl<T: Real> AllocationProblem<T> {
         let hist = self.tolerance_histogram();
         let u_total = self.n_customers() as u64;
         // Totals.
-        let min_total: u64 = self.exposure.iter().map(|r| r.min).sum();
+        // Checked: minimum exposures come from files; their sum must not wrap (or panic).
+        let min_total: u64 = self
+            .exposure
+            .iter()
+            .try_fold(0u64, |a, r| a.checked_add(r.min))
+            .ok_or_else(|| {
+                TooLarge::new(
+                    "sum of minimum exposures",
+                    self.exposure
+                        .iter()
+                        .map(|r| u128::from(r.min))
+                        .sum::<u128>(),
+                    u64::MAX,
+                )
+            })?;
         let max_total = self
             .exposure
             .iter()
@@ -309,7 +316,7 @@ impl<T: Real> AllocationProblem<T> {
                 required,
                 k,
                 customers: self.n_customers(),
-                rule: self.rule.name(),
+                rule: self.rule,
                 min_total,
                 max_total,
             });
@@ -399,7 +406,7 @@ impl<T: Real> AllocationProblem<T> {
                     continue;
                 }
                 let theta = tau + 1;
-                let required = k64 * below;
+                let required = k64.saturating_mul(below);
                 let available: u64 = self
                     .fund_risk
                     .iter()
@@ -504,10 +511,12 @@ impl<T: Real> ProblemBuilder<T> {
     /// Validates and builds.
     pub fn build(self) -> Result<AllocationProblem<T>> {
         let (u, f) = (self.revenue.n_customers(), self.revenue.n_funds());
-        let exposure = self.exposure.ok_or(AllocError::InvalidParameter {
-            name: "exposures",
-            value: "unset".into(),
-            reason: "every fund needs an exposure (exact d_f or a range)",
+        let exposure = self.exposure.ok_or_else(|| {
+            InvalidParameter::new(
+                "exposures",
+                "unset",
+                "every fund needs an exposure (exact d_f or a range)",
+            )
         })?;
         AllocationProblem::new(
             self.revenue,
@@ -539,12 +548,12 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            AllocError::Shape {
-                what: "fund exposures",
-                expected: 2,
-                found: 1,
+            AllocError::ShapeMismatch(ShapeMismatch {
+                what: "fund exposures (one per fund)",
+                ref expected,
+                ref found,
                 ..
-            }
+            }) if expected == "2" && found == "1"
         ));
         let err = AllocationProblem::builder(e(3, 2))
             .exposures(vec![2, 1])
@@ -553,24 +562,30 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            AllocError::Shape {
-                per: "customer",
+            AllocError::ShapeMismatch(ShapeMismatch {
+                what: "customer risk tolerances (one per customer)",
                 ..
-            }
+            })
         ));
         let err = AllocationProblem::builder(e(3, 2))
             .exposures(vec![2, 1])
             .fund_risk(lv(&[1]))
             .build()
             .unwrap_err();
-        assert!(matches!(err, AllocError::Shape { per: "fund", .. }));
+        assert!(matches!(
+            err,
+            AllocError::ShapeMismatch(ShapeMismatch {
+                what: "fund risk levels (one per fund)",
+                ..
+            })
+        ));
         let err = AllocationProblem::builder(e(3, 2)).build().unwrap_err();
         assert!(matches!(
             err,
-            AllocError::InvalidParameter {
+            AllocError::InvalidParameter(InvalidParameter {
                 name: "exposures",
                 ..
-            }
+            })
         ));
         let err = AllocationProblem::builder(e(3, 2))
             .exactly(0)
@@ -579,7 +594,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            AllocError::InvalidParameter { name: "K", .. }
+            AllocError::InvalidParameter(InvalidParameter { name: "K", .. })
         ));
         let err = AllocationProblem::builder(e(3, 2))
             .exposure_ranges(vec![ExposureRange::new(2, 1), ExposureRange::exact(1)])
@@ -587,11 +602,36 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            AllocError::InvalidParameter {
+            AllocError::InvalidParameter(InvalidParameter {
                 name: "exposure range",
                 ..
-            }
+            })
         ));
+    }
+
+    #[test]
+    fn an_overflowing_sum_of_minimum_exposures_is_a_typed_error() {
+        // Two minimum exposures near u64::MAX: their sum wrapped (release) or panicked (debug).
+        let err = AllocationProblem::builder(e(3, 2))
+            .exposure_ranges(vec![
+                ExposureRange::new(u64::MAX - 1, u64::MAX),
+                ExposureRange::new(u64::MAX / 2 + 2, u64::MAX),
+            ])
+            .build()
+            .unwrap_err();
+        let AllocError::TooLarge(too_large) = err else {
+            panic!("expected TooLarge, got {err:?}");
+        };
+        assert_eq!(too_large.limit, u128::from(u64::MAX));
+        assert_eq!(
+            too_large.requested,
+            u128::from(u64::MAX - 1) + u128::from(u64::MAX / 2 + 2)
+        );
+        let err = AllocationProblem::builder(e(3, 2))
+            .exposures(vec![u64::MAX, u64::MAX])
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, AllocError::TooLarge(_)), "{err:?}");
     }
 
     #[test]
@@ -607,7 +647,7 @@ mod tests {
                 required: 8,
                 k: 2,
                 customers: 4,
-                rule: "exactly K",
+                rule: PerCustomer::Exactly(2),
                 min_total: 9,
                 max_total: 9
             }

@@ -5,17 +5,18 @@ use std::time::Instant;
 use fundalloc_core_types::{Allocation, Real};
 
 use crate::error::{AllocError, Result};
+use crate::kind::SolverKind;
 use crate::problem::AllocationProblem;
 use crate::verify::{Violation, verify};
 
 /// An allocation method: takes a validated problem, returns an allocation and a report.
 ///
-/// Implementors: `Heuristic` (HA), `Manual`, `GreedyTopK`,
-/// `Lp`. Abilities beyond this small surface are extra traits:
+/// Implementors: `Exact`, `Heuristic` (HA), `Manual`, `GreedyTopK`, `Lp` (one
+/// [`SolverKind`] each; `Lp` is `Lp` or `Mip` by its mode). Abilities beyond this small surface are extra traits:
 /// [`ProvesOptimality`] for methods whose answer is a proven optimum.
 pub trait Solver<T: Real = f64> {
-    /// A short name for reports ("ha", "manual", "lp-microlp", …).
-    fn name(&self) -> &'static str;
+    /// Which solver this is (written in its reports).
+    fn kind(&self) -> SolverKind;
 
     /// Solves `problem`. Solvers that return a feasible allocation have checked it with
     /// [`crate::verify()`]; `GreedyTopK` returns its (exposure-infeasible) allocation
@@ -29,6 +30,7 @@ pub trait ProvesOptimality<T: Real = f64>: Solver<T> {}
 
 /// An allocation and how it was found.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Solution {
     /// Which funds each customer gets.
     pub allocation: Allocation,
@@ -36,11 +38,22 @@ pub struct Solution {
     pub report: SolveReport,
 }
 
+impl Solution {
+    /// An allocation with its report (for solvers outside this crate).
+    pub fn new(allocation: Allocation, report: SolveReport) -> Self {
+        Self { allocation, report }
+    }
+}
+
 /// What a solver reports besides the allocation.
+///
+/// `bound` and `gap` are read through [`SolveReport::bound`] and [`SolveReport::gap`]: they are
+/// set together by [`SolveReport::with_bound`], so the gap always matches the bound.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SolveReport {
-    /// Solver name.
-    pub solver: &'static str,
+    /// The solver.
+    pub solver: SolverKind,
     /// `Σ X_uf·E_uf` of the returned allocation, in `f64`.
     pub objective: f64,
     /// Wall-clock seconds of `solve` (validation of the problem not included).
@@ -48,12 +61,10 @@ pub struct SolveReport {
     /// Iterations, where the method counts them (α/score recomputations for HA, simplex or
     /// interior-point iterations for backends that expose them).
     pub iterations: Option<u64>,
-    /// An upper bound on the optimum, where the method has one (LP relaxation value).
-    pub bound: Option<f64>,
-    /// Relative gap `(bound − objective) / max(|bound|, 1)`, where a bound is known. The floor
-    /// of 1 (as in [`crate::GAP_TOLERANCE`]) keeps float noise in a bound near zero, e.g. when
-    /// nothing can be allocated, from reading as a large relative gap.
-    pub gap: Option<f64>,
+    /// An upper bound on the optimum ([`SolveReport::bound`]).
+    bound: Option<f64>,
+    /// The relative gap to `bound` ([`SolveReport::gap`]).
+    gap: Option<f64>,
     /// Whether a heuristic had to deviate from its plain rule to stay feasible.
     pub repaired: bool,
     /// Broken constraints of the returned allocation (empty for every solver but greedy top-K,
@@ -64,8 +75,8 @@ pub struct SolveReport {
 }
 
 impl SolveReport {
-    /// A report with only name, objective and time set.
-    pub fn new(solver: &'static str, objective: f64, seconds: f64) -> Self {
+    /// A report with only solver, objective and time set.
+    pub fn new(solver: SolverKind, objective: f64, seconds: f64) -> Self {
         Self {
             solver,
             objective,
@@ -84,7 +95,21 @@ impl SolveReport {
         self.violations.is_empty()
     }
 
+    /// An upper bound on the optimum, where the method has one (LP relaxation value, dual
+    /// bound).
+    pub fn bound(&self) -> Option<f64> {
+        self.bound
+    }
+
+    /// Relative gap `(bound − objective) / max(|bound|, 1)`, where a bound is known. The floor
+    /// of 1 (as in [`crate::GAP_TOLERANCE`]) keeps float noise in a bound near zero, e.g. when
+    /// nothing can be allocated, from reading as a large relative gap.
+    pub fn gap(&self) -> Option<f64> {
+        self.gap
+    }
+
     /// Sets `bound` and the matching relative `gap`.
+    #[must_use]
     pub fn with_bound(mut self, bound: f64) -> Self {
         self.bound = Some(bound);
         self.gap = Some(((bound - self.objective) / bound.abs().max(1.0)).max(0.0));
@@ -95,7 +120,7 @@ impl SolveReport {
 /// Verifies `allocation` and wraps it in a [`Solution`] timed from `start`; an infeasible
 /// allocation becomes [`AllocError::Verification`] (a solver bug, never returned silently).
 pub(crate) fn finish<T: Real>(
-    solver: &'static str,
+    solver: SolverKind,
     problem: &AllocationProblem<T>,
     allocation: Allocation,
     start: Instant,

@@ -91,6 +91,7 @@ impl fmt::Display for Violation {
 
 /// The verifier's findings: objective and exposure counts always, violations when any.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// `Σ X_uf·E_uf` recomputed in `f64` (risk-ineligible pairs included as assigned).
     pub objective: f64,
@@ -115,6 +116,7 @@ impl VerifyReport {
 /// An infeasible allocation, as an error: the first violations and how many there are.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{count} violation(s), first: {first}")]
+#[non_exhaustive]
 pub struct Violations {
     /// Total number of violations.
     pub count: usize,

@@ -1,17 +1,14 @@
 //! `fundalloc allocate`: revenue matrix + customers + funds → allocation (one JSON line).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fundalloc_allocator::{
-    AllocError, AllocationProblem, Exact, GreedyTopK, Heuristic, Lp, Manual, Real, Solution, Solver,
+    AllocError, AllocationProblem, Exact, GreedyTopK, Heuristic, Lp, LpValidParams, Manual,
+    ParamGuard, Real, Solution, Solver, SolverKind,
 };
 
 use crate::Failure;
 use crate::input::{self, InputError, Revenue};
-
-/// The solver names `--solver` accepts; each maps to a solver in [`make_solver`].
-const SOLVERS: &[&str] = &["exact", "ha", "manual", "greedy", "lp", "mip"];
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AllocateArgs {
@@ -28,41 +25,55 @@ pub(crate) struct AllocateArgs {
     #[arg(long, default_value_t = 1)]
     k: usize,
     /// Solver (`exact`: the proven optimum with its duality gap, the default).
-    #[arg(long, default_value = "exact", value_parser = clap::builder::PossibleValuesParser::new(SOLVERS))]
-    solver: String,
+    #[arg(long, value_enum, default_value_t = SolverKind::Exact)]
+    solver: SolverKind,
     /// Fund priority for `manual`: fund ids, comma-separated, highest first.
     #[arg(long, value_delimiter = ',')]
     priority: Option<Vec<String>>,
     /// Write `customer_id,fund_id` rows here.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Time limit in seconds for `lp`/`mip`.
-    #[arg(long)]
+    /// Time limit in seconds for `lp`/`mip` (finite, > 0, at most a year).
+    #[arg(long, allow_hyphen_values = true)]
     time_limit: Option<f64>,
 }
 
-/// The one place that maps a name to a solver (add a solver: one arm here, its name in
-/// [`SOLVERS`]).
+/// The one place that maps a [`SolverKind`] to a solver (exhaustive: a new kind fails to
+/// compile here until it has its arm).
 fn make_solver<T: Real>(
-    name: &str,
+    kind: SolverKind,
     priority: Option<Vec<usize>>,
-    time_limit: Option<f64>,
+    lp: LpValidParams,
 ) -> Box<dyn Solver<T>> {
-    let lp = |lp: Lp| match time_limit {
-        Some(t) => lp.time_limit(t),
-        None => lp,
-    };
-    match name {
-        "exact" => Box::new(Exact::new()),
-        "manual" => Box::new(priority.map_or_else(Manual::new, Manual::with_priority)),
-        "greedy" => Box::new(GreedyTopK::new()),
-        "lp" => Box::new(lp(Lp::new())),
-        "mip" => Box::new(lp(Lp::mip())),
-        _ => Box::new(Heuristic::new()),
+    match kind {
+        SolverKind::Exact => Box::new(Exact::new()),
+        SolverKind::Heuristic => Box::new(Heuristic::new()),
+        SolverKind::Manual => Box::new(match priority {
+            Some(p) => Manual::new().priority(p),
+            None => Manual::new(),
+        }),
+        SolverKind::GreedyTopK => Box::new(GreedyTopK::new()),
+        SolverKind::Lp | SolverKind::Mip => Box::new(lp),
     }
 }
 
+/// The `lp`/`mip` configuration, checked before any input is read (a bad `--time-limit` is a
+/// one-line error with exit 2, never a panic).
+fn lp_params(args: &AllocateArgs) -> Result<LpValidParams, AllocError> {
+    let lp = if args.solver == SolverKind::Mip {
+        Lp::mip()
+    } else {
+        Lp::new()
+    };
+    match args.time_limit {
+        Some(t) => lp.time_limit(t),
+        None => lp,
+    }
+    .check()
+}
+
 pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure> {
+    let lp = lp_params(args).map_err(Failure::Argument)?;
     let customers = input::read_customers(&args.customers).map_err(Failure::Input)?;
     let funds = input::read_funds(&args.funds).map_err(Failure::Input)?;
     let priority = match &args.priority {
@@ -72,11 +83,11 @@ pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure
                 .iter()
                 .map(|n| {
                     funds.ids.iter().position(|id| id == n).ok_or_else(|| {
-                        Failure::Input(InputError {
-                            file: PathBuf::from("--priority"),
-                            line: None,
-                            message: format!("fund `{n}` is not in {}", args.funds.display()),
-                        })
+                        Failure::Input(input::err(
+                            Path::new("--priority"),
+                            None,
+                            format!("fund `{n}` is not in {}", args.funds.display()),
+                        ))
                     })
                 })
                 .collect::<Result<Vec<usize>, Failure>>()?,
@@ -93,8 +104,8 @@ pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure
     }
     .map_err(Failure::Input)?;
     match revenue {
-        Revenue::F32(e) => run(args, e, &customers, &funds, priority),
-        Revenue::F64(e) => run(args, e, &customers, &funds, priority),
+        Revenue::F32(e) => run(args, e, &customers, &funds, priority, lp),
+        Revenue::F64(e) => run(args, e, &customers, &funds, priority, lp),
     }
 }
 
@@ -104,6 +115,7 @@ fn run<T: Real>(
     customers: &input::Customers,
     funds: &input::Funds,
     priority: Option<Vec<usize>>,
+    lp: LpValidParams,
 ) -> Result<serde_json::Value, Failure> {
     let problem = AllocationProblem::builder(revenue)
         .exactly(args.k)
@@ -112,9 +124,9 @@ fn run<T: Real>(
         .fund_risk(funds.risk.clone())
         .build()
         .map_err(Failure::Problem)?;
-    let solver = make_solver::<T>(&args.solver, priority, args.time_limit);
+    let solver = make_solver::<T>(args.solver, priority, lp);
     let solution = solver.solve(&problem).map_err(|e| match e {
-        e @ AllocError::InvalidParameter { .. } => Failure::Problem(e),
+        e @ AllocError::InvalidParameter(_) => Failure::Problem(e),
         e => Failure::Solver(e),
     })?;
     if let Some(out) = &args.out {
@@ -122,7 +134,7 @@ fn run<T: Real>(
     }
     let r = &solution.report;
     Ok(serde_json::json!({
-        "solver": r.solver,
+        "solver": r.solver.to_string(),
         "customers": problem.n_customers(),
         "funds": problem.n_funds(),
         "k": problem.k(),
@@ -130,32 +142,31 @@ fn run<T: Real>(
         "seconds": r.seconds,
         "feasible": r.is_feasible(),
         "repaired": r.repaired,
-        "bound": r.bound,
-        "gap": r.gap,
+        "bound": r.bound(),
+        "gap": r.gap(),
         "iterations": r.iterations,
         "violations": r.violations.iter().take(20).map(|v| v.to_string()).collect::<Vec<_>>(),
         "notes": r.notes,
     }))
 }
 
+/// Writes `customer_id,fund_id` rows with the `csv` writer (ids with commas, quotes or line
+/// breaks are quoted), atomically.
 fn write_assignment(
     path: &Path,
     solution: &Solution,
     customers: &input::Customers,
     funds: &input::Funds,
 ) -> Result<(), InputError> {
-    let fail = |e: std::io::Error| InputError {
-        file: path.to_path_buf(),
-        line: None,
-        message: format!("cannot write: {e}"),
-    };
-    let file = std::fs::File::create(path).map_err(fail)?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "customer_id,fund_id").map_err(fail)?;
-    for (u, fs) in solution.allocation.iter() {
-        for &f in fs {
-            writeln!(w, "{},{}", customers.ids.get(u), funds.ids[f as usize]).map_err(fail)?;
+    crate::atomic::write_atomically(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(["customer_id", "fund_id"])?;
+        for (u, fs) in solution.allocation.iter() {
+            for &f in fs {
+                csv.write_record([customers.ids.get(u), funds.ids[f as usize].as_str()])?;
+            }
         }
-    }
-    w.flush().map_err(fail)
+        csv.flush()
+    })
+    .map_err(|e| input::err(path, None, format!("cannot write: {e}")))
 }

@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Seek};
 use std::path::{Path, PathBuf};
 
-use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel};
+use fundalloc_allocator::{Real, RevenueMatrix, RiskLevel, TooLarge};
 use rustc_hash::FxHashMap;
 
-use crate::npy::{self, Dtype};
+use crate::npy;
 
 /// A problem with an input file: which, where, what.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,9 @@ pub(crate) struct InputError {
     /// 1-based line (CSV) or data row + header (npy rows are reported in the message).
     pub(crate) line: Option<u64>,
     pub(crate) message: String,
+    /// Set when a size the input implies exceeds what the file can hold (nothing was
+    /// allocated); `message` is its text.
+    pub(crate) too_large: Option<TooLarge>,
 }
 
 pub(crate) fn err(file: &Path, line: Option<u64>, message: impl Into<String>) -> InputError {
@@ -25,8 +28,20 @@ pub(crate) fn err(file: &Path, line: Option<u64>, message: impl Into<String>) ->
         file: file.to_path_buf(),
         line,
         message: message.into(),
+        too_large: None,
     }
 }
+
+/// `file` would need more than it can hold: refused before allocating.
+pub(crate) fn too_large(file: &Path, error: TooLarge) -> InputError {
+    InputError {
+        too_large: Some(error.clone()),
+        ..err(file, None, error.to_string())
+    }
+}
+
+/// The fewest bytes a revenue CSV cell takes: one digit and a separator or line break.
+const MIN_CSV_CELL_BYTES: u64 = 2;
 
 /// Customer ids in file order, stored compactly: one text buffer and the end offset of each id
 /// (10 M ids cost ~2 allocations instead of 10 M `String`s).
@@ -334,32 +349,96 @@ fn matrix<T: Real>(
     RevenueMatrix::from_shape_vec(u, f, values).map_err(|e| err(path, None, e.to_string()))
 }
 
+/// The revenue matrix from a `.npy` file (`<f4`/`>f4` or `<f8`/`>f8`, C order, customers ×
+/// funds), read with `ndarray-npy`. Every size the file states is checked against the file's
+/// length (and the shape against the customers and funds files) before anything is allocated.
 pub(crate) fn read_npy(path: &Path, customers: usize, funds: usize) -> Result<Revenue, InputError> {
+    use ndarray_npy::ReadableElement;
+    use ndarray_npy::npy::header::{Header, Layout};
+
     let file = File::open(path).map_err(|e| err(path, None, format!("cannot open: {e}")))?;
+    let file_len = file
+        .metadata()
+        .map_err(|e| err(path, None, format!("cannot open: {e}")))?
+        .len();
     let mut r = BufReader::with_capacity(1 << 20, file);
-    let h = npy::read_header(&mut r).map_err(|m| err(path, None, m))?;
-    if (h.rows, h.cols) != (customers, funds) {
+    npy::check_prefix(&mut r, file_len).map_err(|m| err(path, None, m))?;
+    let header = Header::from_reader(&mut r)
+        .map_err(|e| err(path, None, format!("unreadable .npy header: {e}")))?;
+    let data_start = r
+        .stream_position()
+        .map_err(|e| err(path, None, format!("cannot read: {e}")))?;
+    // The descriptor as a Python literal: `'<f4'`.
+    let descr = header.type_descriptor.to_string();
+    let width = match descr.trim_matches('\'') {
+        "<f4" | ">f4" => 4,
+        "<f8" | ">f8" => 8,
+        other => {
+            return Err(err(
+                path,
+                None,
+                format!("dtype {other} is not supported (need float32 '<f4' or float64 '<f8')"),
+            ));
+        }
+    };
+    if matches!(header.layout, Layout::Fortran) {
+        return Err(err(
+            path,
+            None,
+            "Fortran-order arrays are not supported (save with C order)",
+        ));
+    }
+    let (rows, cols) = match header.shape[..] {
+        [rows, cols] => (rows, cols),
+        _ => {
+            return Err(err(
+                path,
+                None,
+                format!(
+                    "shape {:?} is not 2-D (need customers × funds)",
+                    header.shape
+                ),
+            ));
+        }
+    };
+    if (rows, cols) != (customers, funds) {
+        return Err(err(
+            path,
+            None,
+            format!("shape {rows}×{cols} does not match {customers} customers × {funds} funds"),
+        ));
+    }
+    // rows × cols is bounded by the customers and funds files; its bytes by this file.
+    let count = rows.saturating_mul(cols);
+    let data = file_len.saturating_sub(data_start);
+    let needed = (count as u64).saturating_mul(width);
+    if data < needed {
         return Err(err(
             path,
             None,
             format!(
-                "shape {}×{} does not match {customers} customers × {funds} funds",
-                h.rows, h.cols
+                "data end after {} of {count} values (file truncated?)",
+                data / width
             ),
         ));
     }
-    let count = h.rows * h.cols;
-    match h.dtype {
-        Dtype::F32 => {
-            let v = npy::read_values::<_, f32, 4>(&mut r, count, f32::from_le_bytes)
-                .map_err(|m| err(path, None, m))?;
-            Ok(Revenue::F32(matrix(path, h.rows, h.cols, v, None)?))
-        }
-        Dtype::F64 => {
-            let v = npy::read_values::<_, f64, 8>(&mut r, count, f64::from_le_bytes)
-                .map_err(|m| err(path, None, m))?;
-            Ok(Revenue::F64(matrix(path, h.rows, h.cols, v, None)?))
-        }
+    if data > needed {
+        return Err(err(
+            path,
+            None,
+            format!("more data than the shape's {count} values"),
+        ));
+    }
+    let read_err =
+        |e: ndarray_npy::ReadDataError| err(path, None, format!("cannot read data: {e}"));
+    if width == 4 {
+        let v =
+            f32::read_to_end_exact_vec(&mut r, &header.type_descriptor, count).map_err(read_err)?;
+        Ok(Revenue::F32(matrix(path, rows, cols, v, None)?))
+    } else {
+        let v =
+            f64::read_to_end_exact_vec(&mut r, &header.type_descriptor, count).map_err(read_err)?;
+        Ok(Revenue::F64(matrix(path, rows, cols, v, None)?))
     }
 }
 
@@ -412,6 +491,18 @@ pub(crate) fn read_revenue_csv(
     // and nothing is hashed. The id index is built only at the first row out of order.
     let mut customer_index: Option<FxHashMap<&str, usize>> = None;
     let (u, f) = (customers.ids.len(), funds.ids.len());
+    // U × F comes from two other files: check that this one can hold that many cells before
+    // allocating them (a 10 M-customer file with a 100 k-fund file would ask for 8 TB).
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| err(path, None, format!("cannot open: {e}")))?
+        .len();
+    let cells = (u as u128) * (f as u128);
+    TooLarge::check(
+        "revenue cells (customers × funds, at least 2 bytes each)",
+        cells,
+        u128::from(file_len / MIN_CSV_CELL_BYTES),
+    )
+    .map_err(|e| too_large(path, e))?;
     let mut values = vec![f64::NAN; u * f];
     let mut lines = vec![0u64; u];
     let mut seen = vec![false; u];
@@ -463,4 +554,35 @@ pub(crate) fn read_revenue_csv(
         ));
     }
     Ok(Revenue::F64(matrix(path, u, f, values, Some(&lines))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_times_funds_beyond_the_file_is_a_typed_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("E.csv");
+        std::fs::write(&path, "customer_id,f0,f1\nc0,1,2\n").unwrap();
+        let mut ids = Ids::default();
+        for i in 0..1000 {
+            ids.push(&format!("c{i}"));
+        }
+        let customers = Customers {
+            ids,
+            tolerance: vec![RiskLevel::MAX; 1000],
+        };
+        let funds = Funds {
+            ids: vec!["f0".into(), "f1".into()],
+            risk: vec![RiskLevel::MIN; 2],
+            exposure: vec![500, 500],
+        };
+        let Err(e) = read_revenue_csv(&path, &customers, &funds) else {
+            panic!("2000 cells cannot fit in 25 bytes");
+        };
+        let too_large = e.too_large.unwrap();
+        assert_eq!(too_large.requested, 2000);
+        assert_eq!(too_large.limit, 25 / MIN_CSV_CELL_BYTES as u128);
+    }
 }

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod allocate;
+mod atomic;
 mod features;
 mod input;
 mod npy;
@@ -43,6 +44,8 @@ enum Command {
 enum Failure {
     /// A bad input file or argument (exit 2).
     Input(InputError),
+    /// A command-line value outside its domain (exit 2).
+    Argument(AllocError),
     /// An infeasible or invalid allocation problem (exit 2).
     Problem(AllocError),
     /// The allocation solver failed (exit 1).
@@ -64,6 +67,7 @@ impl Failure {
     fn report(&self) -> (String, u8) {
         match self {
             Failure::Input(e) => (e.to_string(), 2),
+            Failure::Argument(e) => (format!("invalid argument: {e}"), 2),
             Failure::Problem(e) => (format!("infeasible or invalid problem: {e}"), 2),
             Failure::Solver(e) => (format!("solver failed: {e}"), 1),
             Failure::Model { file, error } => {

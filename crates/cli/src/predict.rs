@@ -1,7 +1,6 @@
 //! `fundalloc predict`: saved model + customers + funds → revenue matrix `.npy`, and optionally
 //! the conversion-probability matrix (one JSON line).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,10 +52,8 @@ fn check_npy(path: &Path, flag: &str) -> Result<(), Failure> {
 fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f32]) -> Result<(), Failure> {
     let write_err =
         |e: std::io::Error| Failure::Input(err(path, None, format!("cannot write: {e}")));
-    let file = std::fs::File::create(path).map_err(write_err)?;
-    let mut w = std::io::BufWriter::new(file);
-    npy::write_f32(&mut w, rows, cols, values).map_err(write_err)?;
-    w.flush().map_err(write_err)
+    crate::atomic::write_atomically(path, |w| npy::write_f32(w, rows, cols, values))
+        .map_err(write_err)
 }
 
 pub(crate) fn predict(args: &PredictArgs) -> Result<serde_json::Value, Failure> {

@@ -269,7 +269,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<serde_json::Value, Failure> {
         fit(kind, &params, &data, None, &mut NoObserver)
     }
     .map_err(Failure::model)?;
-    std::fs::write(&args.out, model.to_bytes())
+    crate::atomic::write_atomically(&args.out, |w| w.write_all(&model.to_bytes()))
         .map_err(|e| Failure::Input(err(&args.out, None, format!("cannot write: {e}"))))?;
     let valid_rows = ((data.len() as f64) * args.valid_fraction).round() as usize;
     let names = |side: Side| -> Vec<&str> {

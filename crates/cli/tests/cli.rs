@@ -328,3 +328,140 @@ fn extra_columns_in_any_order_are_ignored() {
         &[":1:", "no column `exposure`"],
     );
 }
+
+/// Issue 14: a time limit of −1, NaN, ∞ or 0 is a one-line error with exit 2 before any input
+/// is read (it panicked with exit 101: `cannot convert float seconds to Duration`).
+#[test]
+fn bad_time_limits_exit_2_with_one_line() {
+    let f = Files::new();
+    for solver in ["lp", "mip"] {
+        for t in ["-1", "NaN", "inf", "-inf", "0", "1e30"] {
+            let flag = format!("--time-limit={t}");
+            let err = bad(&f.run("E.csv", &["--solver", solver, &flag]));
+            assert!(
+                err.contains("invalid argument") && err.contains("time_limit"),
+                "{solver} {t}: {err}"
+            );
+        }
+    }
+    // Also as a separate argument, and a good limit still solves.
+    let err = bad(&f.run("E.csv", &["--solver", "lp", "--time-limit", "-1"]));
+    assert!(err.contains("time_limit"), "{err}");
+    let v = json(&f.run("E.csv", &["--solver", "lp", "--time-limit", "30"]));
+    assert_eq!(v["objective"].as_f64().unwrap(), 9.0);
+    assert_eq!(v["solver"], "lp");
+}
+
+/// Issue 14: ids are written with the `csv` writer, so an id holding a comma or a quote (legal,
+/// quoted, on input) reads back as the same id (it was written unescaped: `c,1,bold`).
+#[test]
+fn assignment_output_quotes_ids_that_need_it() {
+    let f = Files::new();
+    f.write(
+        "customers.csv",
+        "customer_id,risk_tolerance\n\"c,1\",5\n\"c\"\"2\",R5\nc3,1\n",
+    );
+    f.write(
+        "funds.csv",
+        "fund_id,risk_level,exposure\n\"safe, cash\",1,2\nbold,4,1\n",
+    );
+    f.write(
+        "E.csv",
+        "customer_id,\"safe, cash\",bold\n\"c,1\",5,4\n\"c\"\"2\",3,0\nc3,2,1\n",
+    );
+    let out = f.path("assignment.csv");
+    json(&f.run("E.csv", &["--out", out.to_str().unwrap()]));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        text,
+        "customer_id,fund_id\n\"c,1\",bold\n\"c\"\"2\",\"safe, cash\"\nc3,\"safe, cash\"\n"
+    );
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    let rows: Vec<(String, String)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[0].to_string(), rec[1].to_string())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("c,1".into(), "bold".into()),
+            ("c\"2".into(), "safe, cash".into()),
+            ("c3".into(), "safe, cash".into())
+        ]
+    );
+}
+
+/// Issue 14: the U × F matrix implied by the customers and funds files is checked against the
+/// revenue file's length before it is allocated (it was allocated first, then the rows read).
+#[test]
+fn a_revenue_csv_too_small_for_customers_times_funds_is_refused_before_allocating() {
+    let f = Files::new();
+    let (u, n_f) = (20_000, 100);
+    let mut customers = String::from("customer_id,risk_tolerance\n");
+    for i in 0..u {
+        customers.push_str(&format!("c{i},5\n"));
+    }
+    f.write("customers.csv", &customers);
+    let mut funds = String::from("fund_id,risk_level,exposure\n");
+    let mut header = String::from("customer_id");
+    for j in 0..n_f {
+        funds.push_str(&format!("f{j},1,{}\n", u / n_f));
+        header.push_str(&format!(",f{j}"));
+    }
+    f.write("funds.csv", &funds);
+    f.write("E.csv", &format!("{header}\nc0{}\n", ",1".repeat(n_f)));
+    let err = bad(&f.run("E.csv", &[]));
+    assert!(
+        err.contains("E.csv") && err.contains("revenue cells") && err.contains("2000000"),
+        "{err}"
+    );
+}
+
+/// Issue 14: minimum exposures whose sum overflows `u64` are a typed error with exit 2 (the sum
+/// panicked in debug builds, exit 101).
+#[test]
+fn exposures_summing_past_u64_exit_2() {
+    let f = Files::new();
+    f.write(
+        "funds.csv",
+        "fund_id,risk_level,exposure\nsafe,1,18446744073709551615\nbold,4,2\n",
+    );
+    let err = bad(&f.run("E.csv", &[]));
+    assert!(
+        err.contains("sum of minimum exposures") && err.contains("more than the limit"),
+        "{err}"
+    );
+}
+
+/// Issue 14: `--out` replaces its file atomically; a failed run leaves the old file as it was,
+/// and no temporary file stays beside it.
+#[test]
+fn out_files_are_replaced_whole_or_not_at_all() {
+    let f = Files::new();
+    let out = f.path("assignment.csv");
+    std::fs::write(&out, "old\n").unwrap();
+    // Infeasible: the run fails after reading, the old file survives.
+    f.write(
+        "funds.csv",
+        "fund_id,risk_level,exposure\nsafe,1,1\nbold,4,1\n",
+    );
+    bad(&f.run("E.csv", &["--out", out.to_str().unwrap()]));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old\n");
+    let f2 = Files::new();
+    json(&f2.run("E.csv", &["--out", out.to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "customer_id,fund_id\nc1,bold\nc2,safe\nc3,safe\n"
+    );
+    let stray: Vec<_> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.ends_with(".tmp").then_some(name)
+        })
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}

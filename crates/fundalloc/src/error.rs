@@ -3,7 +3,7 @@
 /// Any error of the fundalloc crates, as one type (each crate's error converts with `?`).
 ///
 /// Match on the variant of the crate that failed and then on that crate's error, e.g.
-/// `Error::Allocator(AllocError::Shape { .. })`. The variants of disabled features are absent.
+/// `Error::Allocator(AllocError::ShapeMismatch(_))`. The variants of disabled features are absent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

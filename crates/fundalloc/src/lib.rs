@@ -58,7 +58,7 @@ pub mod prelude {
     #[cfg(feature = "allocator")]
     pub use fundalloc_allocator::{
         AllocationProblem, Exact, ExposureRange, Heuristic, Manual, PerCustomer, Solution,
-        SolveReport, Solver, verify,
+        SolveReport, Solver, SolverKind, verify,
     };
 
     #[cfg(feature = "revenue-model")]

@@ -29,8 +29,8 @@
 //!     |b| b.exactly(1).exposures(vec![10; 4]),
 //!     &[&Exact::new(), &Heuristic::new()],
 //! )?;
-//! let exact = report.outcome("exact").unwrap();
-//! let ha = report.outcome("ha").unwrap();
+//! let exact = report.outcome(SolverKind::Exact).unwrap();
+//! let ha = report.outcome(SolverKind::Heuristic).unwrap();
 //! assert!(ha.predicted_objective() <= exact.predicted_objective() + 1e-6);
 //! # Ok::<(), fundalloc::Error>(())
 //! ```
@@ -39,7 +39,8 @@ use std::fmt;
 use std::time::Instant;
 
 use fundalloc_allocator::{
-    AllocError, AllocationProblem, Exact, ProblemBuilder, Solution, Solver, VerifyReport, verify,
+    AllocError, AllocationProblem, Exact, ProblemBuilder, Solution, Solver, SolverKind,
+    VerifyReport, verify,
 };
 use fundalloc_core_types::RevenueMatrix;
 use fundalloc_metrics::{Gini, normalized_gini, objective_ratio};
@@ -242,7 +243,7 @@ pub fn solve(
     // It is one O(U·K) pass, small next to any solve.
     let verification =
         verify(problem, &solution.allocation).map_err(|violations| AllocError::Verification {
-            solver: solver.name(),
+            solver: solver.kind(),
             violations,
         })?;
     Ok(AllocationOutcome {
@@ -265,8 +266,8 @@ pub struct AllocationOutcome {
 }
 
 impl AllocationOutcome {
-    /// The solver's name ("exact", "ha", "manual", …).
-    pub fn solver(&self) -> &'static str {
+    /// Which solver produced it.
+    pub fn solver(&self) -> SolverKind {
         self.solution.report.solver
     }
 
@@ -308,9 +309,9 @@ pub struct PipelineReport {
 }
 
 impl PipelineReport {
-    /// The first outcome of the solver named `name`.
-    pub fn outcome(&self, name: &str) -> Option<&AllocationOutcome> {
-        self.outcomes.iter().find(|o| o.solver() == name)
+    /// The first outcome of solver `kind`.
+    pub fn outcome(&self, kind: SolverKind) -> Option<&AllocationOutcome> {
+        self.outcomes.iter().find(|o| o.solver() == kind)
     }
 
     /// Scores the run against the true expected revenue `E` (known for a synthetic campaign,
@@ -436,9 +437,9 @@ pub struct PipelineEvaluation {
 }
 
 impl PipelineEvaluation {
-    /// The evaluation of the first outcome of the solver named `name`.
-    pub fn allocation(&self, name: &str) -> Option<&Evaluation> {
-        self.allocations.iter().find(|e| e.solver == name)
+    /// The evaluation of the first outcome of solver `kind`.
+    pub fn allocation(&self, kind: SolverKind) -> Option<&Evaluation> {
+        self.allocations.iter().find(|e| e.solver == kind)
     }
 }
 
@@ -477,8 +478,8 @@ impl fmt::Display for PipelineEvaluation {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Evaluation {
-    /// The solver's name.
-    pub solver: &'static str,
+    /// The solver.
+    pub solver: SolverKind,
     /// `Σ X_uf·Ê_uf`: what the solver optimised.
     pub predicted_objective: f64,
     /// `Σ X_uf·E_uf`: what the allocation is truly worth (expected revenue of the campaign).
@@ -509,12 +510,15 @@ mod tests {
             .iter()
             .map(AllocationOutcome::solver)
             .collect();
-        assert_eq!(names, ["manual", "exact", "ha"]);
+        assert_eq!(
+            names,
+            [SolverKind::Manual, SolverKind::Exact, SolverKind::Heuristic]
+        );
         // Exact: customers 0 and 1 on fund 0 (gains 4 and 3 over fund 1).
-        let exact = report.outcome("exact").unwrap();
+        let exact = report.outcome(SolverKind::Exact).unwrap();
         assert_eq!(exact.predicted_objective(), 12.0);
         assert_eq!(exact.allocation().funds_of(0), &[0]);
-        assert_eq!(report.outcome("greedy-top-k"), None);
+        assert_eq!(report.outcome(SolverKind::GreedyTopK), None);
         assert_eq!(report.timings.train_seconds, None);
     }
 
@@ -536,7 +540,10 @@ mod tests {
                 .unwrap();
         let eval = report.evaluate_with_optimum(&truth).unwrap();
         // Exact on Ê puts customers 0, 1 on fund 0: true 1 + 1 + 2 + 1 = 5; the best is 5 + 4 + 1 + 1.
-        assert_eq!(eval.allocation("exact").unwrap().true_objective, 5.0);
+        assert_eq!(
+            eval.allocation(SolverKind::Exact).unwrap().true_objective,
+            5.0
+        );
         assert_eq!(eval.optimal_true_objective, Some(11.0));
         let table = eval.to_string();
         assert!(

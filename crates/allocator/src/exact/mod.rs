@@ -33,7 +33,8 @@ use std::time::Instant;
 use fundalloc_core_types::{Allocation, Real};
 use rayon::prelude::*;
 
-use crate::error::{AllocError, Result};
+use crate::error::{AllocError, Result, StuckAt, UnsupportedFeature};
+use crate::kind::SolverKind;
 use crate::problem::{AllocationProblem, PerCustomer};
 use crate::solver::{ProvesOptimality, Solution, Solver, finish};
 
@@ -118,7 +119,7 @@ impl Exact {
         } = out;
         let allocation = to_allocation(&masks, f, k, at_most)?;
         drop(masks);
-        let mut solution = finish("exact", problem, allocation, start)?;
+        let mut solution = finish(SolverKind::Exact, problem, allocation, start)?;
         let mut report = solution.report.with_bound(dual);
         report.iterations = Some(stats.augmentations);
         report.notes.push(format!(
@@ -147,8 +148,8 @@ impl Exact {
 }
 
 impl<T: Real> Solver<T> for Exact {
-    fn name(&self) -> &'static str {
-        "exact"
+    fn kind(&self) -> SolverKind {
+        SolverKind::Exact
     }
 
     fn solve(&self, problem: &AllocationProblem<T>) -> Result<Solution> {
@@ -291,22 +292,28 @@ fn to_allocation(masks: &[u64], f: usize, k: usize, at_most: bool) -> Result<All
 fn core_error(e: CoreFailure, f: usize) -> AllocError {
     match e {
         CoreFailure::TooManyFunds(n) => AllocError::Unsupported {
-            solver: "exact",
-            feature: format!("{n} funds (at most 64)"),
+            solver: SolverKind::Exact,
+            feature: UnsupportedFeature::TooManyFunds {
+                funds: n,
+                limit: self::core::MAX_FUNDS,
+            },
         },
         CoreFailure::TooManyCustomers(n) => AllocError::Unsupported {
-            solver: "exact",
-            feature: format!("{n} customers (at most {})", u32::MAX),
+            solver: SolverKind::Exact,
+            feature: UnsupportedFeature::TooManyCustomers {
+                customers: n,
+                limit: u32::MAX as usize,
+            },
         },
         CoreFailure::TooFewEligible { customer, eligible } => AllocError::NoAugmentingPath {
-            node: format!("customer {customer} ({eligible} eligible funds)"),
+            node: StuckAt::Customer { customer, eligible },
             excess: 1,
         },
         CoreFailure::Infeasible { stuck, excess } => AllocError::NoAugmentingPath {
             node: if stuck < f {
-                format!("fund {stuck}")
+                StuckAt::Fund(stuck)
             } else {
-                "the sink (exposure ranges and free slots)".to_string()
+                StuckAt::Sink
             },
             excess,
         },

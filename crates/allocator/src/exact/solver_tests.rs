@@ -140,7 +140,7 @@ fn assert_certificate<T: Real>(p: &AllocationProblem<T>, s: &Solution, c: &Certi
         verified.objective
     );
     assert!(c.gap().abs() <= tol);
-    assert!(s.report.gap.is_some_and(|g| g <= 1e-9));
+    assert!(s.report.gap().is_some_and(|g| g <= 1e-9));
     // Fund-side complementary slackness, read off the allocation.
     let loads = s.allocation.exposure_counts();
     for (f, (&q, r)) in c.fund_prices().iter().zip(p.exposure()).enumerate() {
@@ -206,7 +206,7 @@ fn generated_instances_f32_and_f64_are_certified() {
         let p32: AllocationProblem<f32> = LctLike::new(u, 8).k(k).seed(seed).generate().unwrap();
         let (s, c) = Exact::new().solve_certified(&p32).unwrap();
         assert_certificate(&p32, &s, &c);
-        assert_eq!(Solver::<f32>::name(&Exact::new()), "exact");
+        assert_eq!(Solver::<f32>::kind(&Exact::new()), SolverKind::Exact);
         let p64: AllocationProblem<f64> = LctLike::new(u, 8).k(k).seed(seed).generate().unwrap();
         let (s64, c64) = Exact::new().solve_certified(&p64).unwrap();
         assert_certificate(&p64, &s64, &c64);
