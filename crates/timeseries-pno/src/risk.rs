@@ -7,7 +7,7 @@ use crate::solver::RiskConstraint;
 
 /// Algorithm 1: per horizon position h, the split-conformal radius
 /// `r_h` = the ⌈(n+1)γ⌉-th smallest of the n calibration errors `|ŷ_h − y_h|`
-/// (computed by `fundalloc-conformal`'s `SplitConformalParams::position_radii`).
+/// (computed by `fundalloc-conformal`'s `PositionalConformal::fit`).
 ///
 /// When ⌈(n+1)γ⌉ > n (too few calibration windows for level γ) the radius would be infinite;
 /// that is reported as [`PnoError::Conformal`] rather than handed to the solver.
@@ -26,9 +26,8 @@ pub fn conformal_radii(
     truth: ArrayView2<'_, f64>,
     coverage: f64,
 ) -> Result<Array1<f64>> {
-    Ok(fundalloc_conformal::SplitConformalParams::new(coverage)
-        .check()?
-        .position_radii(pred, truth)?)
+    let params = fundalloc_conformal::SplitConformalParams::new(coverage);
+    Ok(fundalloc_conformal::PositionalConformal::fit(params, pred, truth)?.into_radii())
 }
 
 /// Fraction of test entries with `|ŷ_h − y_h| ≤ r_h` (empirical coverage of the radii).
