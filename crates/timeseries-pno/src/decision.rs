@@ -2,6 +2,8 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
+use fundalloc_core_types::{Empty, InvalidParameter, ShapeMismatch};
+
 use crate::error::{PnoError, Result};
 use crate::solver::RiskConstraint;
 
@@ -37,16 +39,14 @@ pub fn radii_coverage(
     radii: ArrayView1<'_, f64>,
 ) -> Result<f64> {
     if pred.dim() != truth.dim() || pred.ncols() != radii.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "forecasts, truths and radii",
-            expected: truth.ncols(),
-            found: radii.len(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "forecasts, truths and radii",
+            truth.ncols(),
+            radii.len(),
+        )));
     }
     if pred.is_empty() {
-        return Err(PnoError::Empty {
-            what: "coverage input",
-        });
+        return Err(PnoError::from(Empty::new("coverage input")));
     }
     let mut inside = 0usize;
     for ((p, y), h) in pred
@@ -76,15 +76,15 @@ pub enum DecisionRule {
 /// Equal weights on the `k` smallest entries of `scores` (ties: the earlier step).
 pub fn top_k_allocation(scores: &[f64], k: usize) -> Result<Array1<f64>> {
     if scores.is_empty() {
-        return Err(PnoError::Empty { what: "scores" });
+        return Err(PnoError::from(Empty::new("scores")));
     }
     crate::error::check_finite("scores", scores)?;
     if k == 0 || k > scores.len() {
-        return Err(PnoError::InvalidParameter {
-            name: "k",
-            value: k.to_string(),
-            reason: "must be in 1..=H",
-        });
+        return Err(PnoError::from(InvalidParameter::new(
+            "k",
+            k,
+            "must be in 1..=H",
+        )));
     }
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
@@ -104,11 +104,11 @@ pub fn allocate(
     constraint: &RiskConstraint,
 ) -> Result<Array2<f64>> {
     if pred.ncols() != radii.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "forecast columns vs radii",
-            expected: radii.len(),
-            found: pred.ncols(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "forecast columns vs radii",
+            radii.len(),
+            pred.ncols(),
+        )));
     }
     match rule {
         DecisionRule::RiskAware => constraint.solve_batch(pred),
