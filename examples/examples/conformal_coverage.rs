@@ -94,15 +94,20 @@ fn run(series: PriceSeries, args: &Args) -> Result<(), Box<dyn std::error::Error
     let split_eval = evaluate_positions(iv.lower.view(), iv.upper.view(), test.truths.view())?;
 
     // Bonferroni: joint coverage of all H positions.
-    let joint = PositionalConformal::fit(SplitConformalParams::new(gamma)
-        .horizon_coverage(HorizonCoverage::Bonferroni)
-        // level 1 − (1 − γ)/H needs many windows
-        .rank_overflow(RankOverflow::Infinite), val.predictions.view(), val.truths.view())?;
+    let joint = PositionalConformal::fit(
+        SplitConformalParams::new(gamma)
+            .horizon_coverage(HorizonCoverage::Bonferroni)
+            // level 1 − (1 − γ)/H needs many windows
+            .rank_overflow(RankOverflow::Infinite),
+        val.predictions.view(),
+        val.truths.view(),
+    )?;
     let iv = joint.predict_interval(test.predictions.view())?;
     let joint_eval = evaluate_positions(iv.lower.view(), iv.upper.view(), test.truths.view())?;
 
     // Normalised residuals |y − ŷ| / σ̂.
-    let normed = PositionalConformal::fit_normalized(split, 
+    let normed = PositionalConformal::fit_normalized(
+        split,
         val.predictions.view(),
         val.truths.view(),
         val.scales.view(),
@@ -111,8 +116,11 @@ fn run(series: PriceSeries, args: &Args) -> Result<(), Box<dyn std::error::Error
     let norm_eval = evaluate_positions(iv.lower.view(), iv.upper.view(), test.truths.view())?;
 
     // ACI per position, started from the validation residuals, updated with delay H.
-    let mut aci = PositionalAdaptiveConformal::fit_residuals(AciParams::new(gamma)
-        .step_size(args.step_size), val.predictions.view(), val.truths.view())?;
+    let mut aci = PositionalAdaptiveConformal::fit_residuals(
+        AciParams::new(gamma).step_size(args.step_size),
+        val.predictions.view(),
+        val.truths.view(),
+    )?;
     let m = test.predictions.nrows();
     let mut lower = Array2::zeros((m, HORIZON));
     let mut upper = Array2::zeros((m, HORIZON));

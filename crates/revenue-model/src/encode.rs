@@ -4,7 +4,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::Dataset;
+use crate::ExposureDataset;
 use crate::nn::blocks::{Inputs, Labels};
 
 /// What the model learned about the inputs besides its weights. Saved with the model.
@@ -23,7 +23,7 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    pub(crate) fn fit(data: &Dataset) -> Self {
+    pub(crate) fn fit(data: &ExposureDataset) -> Self {
         let schema = data.schema();
         let mut offsets = Vec::with_capacity(schema.categorical().len());
         let mut next = 0i64;
@@ -129,7 +129,7 @@ impl Encoder {
     /// Labels of rows `rows`, in model units; `eps` is the relative counterfactual revenue.
     pub(crate) fn labels(
         &self,
-        data: &Dataset,
+        data: &ExposureDataset,
         rows: &[usize],
         eps: f32,
         device: &Device,

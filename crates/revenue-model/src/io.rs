@@ -364,11 +364,12 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Dataset, ModelKind, NoObserver, TrainParams, fit};
+    use crate::{ExposureDataset, ModelKind, NoObserver, TrainParams, fit};
+    use fundalloc_core_types::ParamGuard;
     use ndarray::{Array1, Array2};
 
     /// A one-epoch model over a customer feature with levels and a fund feature with codes.
-    fn model_with_levels() -> (RevenueModel, Dataset) {
+    fn model_with_levels() -> (RevenueModel, ExposureDataset) {
         let schema = FeatureSchema::builder()
             .categorical_levels("segment", ["mass", "premium", "private"], Side::Customer)
             .categorical("fund", 2, Side::Fund)
@@ -380,14 +381,22 @@ mod tests {
             Array2::from_shape_fn((n, 2), |(i, j)| (if j == 0 { i % 3 } else { i % 2 }) as u32);
         let converted = Array1::from_shape_fn(n, |i| i % 3 == 2);
         let revenue = Array1::from_shape_fn(n, |i| if i % 3 == 2 { 5.0 } else { 0.0 });
-        let data = Dataset::new(schema, cat, Array2::zeros((n, 0)), converted, revenue).unwrap();
+        let data =
+            ExposureDataset::new(schema, cat, Array2::zeros((n, 0)), converted, revenue).unwrap();
         let params = TrainParams::default()
-            .with_hidden(vec![4])
-            .with_batch_size(8)
-            .with_max_epochs(1)
+            .hidden(vec![4])
+            .batch_size(8)
+            .max_epochs(1)
             .check()
             .unwrap();
-        let (model, _) = fit(ModelKind::Ours, &params, &data, None, &mut NoObserver).unwrap();
+        let (model, _) = fit(
+            ModelKind::EntireSpaceLogNormal,
+            &params,
+            &data,
+            None,
+            &mut NoObserver,
+        )
+        .unwrap();
         (model, data)
     }
 
@@ -417,7 +426,7 @@ mod tests {
         assert!(old.schema().categorical()[0].levels.is_empty());
         assert_eq!(old.schema().categorical()[0].cardinality, 3);
         // The same codes under the level-less schema (a dataset must match its model's schema).
-        let coded = Dataset::new(
+        let coded = ExposureDataset::new(
             old.schema().clone(),
             data.categorical().to_owned(),
             data.numeric().to_owned(),
@@ -463,8 +472,9 @@ mod tests {
     }
 
     /// The model of [`model_with_levels`], trained once for all proptest cases.
-    fn cached_model() -> &'static (RevenueModel, Dataset) {
-        static MODEL: std::sync::OnceLock<(RevenueModel, Dataset)> = std::sync::OnceLock::new();
+    fn cached_model() -> &'static (RevenueModel, ExposureDataset) {
+        static MODEL: std::sync::OnceLock<(RevenueModel, ExposureDataset)> =
+            std::sync::OnceLock::new();
         MODEL.get_or_init(model_with_levels)
     }
 
