@@ -6,12 +6,15 @@
 //! and every float parameter (rank, dims, values) in the network's traversal order.
 //! Version 2 added each categorical feature's level names; version 1 files still load (their
 //! features have none).
-//! Reading checks magic, version, length, checksum, every count and every tensor shape, so a
-//! truncated, corrupted or foreign file gives a typed error instead of a panic.
+//! Reading checks magic, version, length, checksum, every count and every tensor shape (each
+//! size against the bytes left before anything of that size is allocated), and that every
+//! stored number is finite, so a truncated, corrupted or foreign file gives a typed error
+//! instead of a panic or a model that predicts NaN.
 
 use std::path::Path;
 
 use burn::tensor::Device;
+use fundalloc_core_types::NonFinite;
 
 use crate::encode::Encoder;
 use crate::model::{Counterfactual, ModelKind, Net, NetDims};
@@ -209,6 +212,9 @@ fn parse_payload(payload: &[u8], version: u32) -> Result<RevenueModel> {
     {
         return Err(corrupt("invalid preprocessing constants"));
     }
+    if let Some((j, &m)) = mean.iter().enumerate().find(|(_, m)| !m.is_finite()) {
+        return Err(NonFinite::at_index("model file numeric means", j, f64::from(m)).into());
+    }
     let n_tensors = r.count()?;
     let mut tensors = Vec::new();
     for _ in 0..n_tensors {
@@ -225,6 +231,14 @@ fn parse_payload(payload: &[u8], version: u32) -> Result<RevenueModel> {
             return Err(corrupt("tensor larger than the file"));
         }
         let values = (0..n).map(|_| r.f32()).collect::<Result<Vec<_>>>()?;
+        // A NaN or infinite weight would make every prediction NaN: refuse it here, with its
+        // place (tensor, value), rather than load a model that cannot predict.
+        if let Some((j, &v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let tensor = tensors.len();
+            return Err(
+                NonFinite::at_cell("model file parameters", tensor, j, f64::from(v)).into(),
+            );
+        }
         tensors.push((shape, values));
     }
     if r.remaining() != 0 {
@@ -409,6 +423,28 @@ mod tests {
         out.extend_from_slice(&payload);
         out.extend_from_slice(&fnv1a(&payload).to_le_bytes());
         out
+    }
+
+    #[test]
+    fn non_finite_parameters_are_refused_at_load() {
+        let (model, _) = cached_model();
+        let bytes = model.to_bytes();
+        let n_tensors = params_io::collect(&model.net).len();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            // The payload ends with the last float of the last tensor.
+            let mutated = rewrite_payload(&bytes, |p| {
+                let end = p.len();
+                p[end - 4..].copy_from_slice(&bad.to_le_bytes());
+            });
+            match RevenueModel::from_bytes(&mutated) {
+                Err(RevenueModelError::NonFinite(e)) => {
+                    assert_eq!(e.what, "model file parameters");
+                    assert_eq!(e.row(), n_tensors - 1);
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(RevenueModel::from_bytes(&bytes).is_ok());
     }
 
     #[test]
