@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use fundalloc_core_types::{InvalidParameter, ParamGuard, WindowSpec, check};
+use fundalloc_core_types::{InvalidParameter, ParamGuard, TooLarge, WindowSpec, check};
 
-use super::{Forecaster, ForecasterParams};
+use super::{Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS};
 use crate::error::{PnoError, Result};
 
 /// DLinear parameters (unchecked); [`ParamGuard::check`] validates them.
@@ -90,6 +90,8 @@ impl ForecasterParams for DLinearValidParams {
 
     fn init(&self, spec: WindowSpec, device: &Device) -> Result<DLinear> {
         let (m, h) = (spec.lookback(), spec.horizon());
+        let weights = 2 * (m as u128 * h as u128 + h as u128);
+        TooLarge::check("DLinear weights", weights, MAX_FORECASTER_WEIGHTS as u128)?;
         Ok(DLinear {
             seasonal: LinearConfig::new(m, h).init(device),
             trend: LinearConfig::new(m, h).init(device),

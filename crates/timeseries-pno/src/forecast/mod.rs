@@ -25,6 +25,10 @@ use fundalloc_core_types::Empty;
 
 use crate::error::{PnoError, Result};
 
+/// The most weights a forecaster may have (2^28, 1 GiB of `f32`): larger sizes are refused
+/// with [`PnoError::TooLarge`] before anything is allocated.
+pub const MAX_FORECASTER_WEIGHTS: usize = 1 << 28;
+
 /// A forecasting model: a burn [`Module`] mapping `[batch, M]` to `[batch, H]`.
 pub trait Forecaster: Module + 'static {
     /// The forward pass on standardised inputs.

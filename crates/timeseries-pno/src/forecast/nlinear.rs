@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use fundalloc_core_types::WindowSpec;
+use fundalloc_core_types::{TooLarge, WindowSpec};
 
-use super::{Forecaster, ForecasterParams};
+use super::{Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS};
 use crate::error::{PnoError, Result};
 
 /// NLinear parameters: it has none beyond M and H, so it is always valid (its own checked
@@ -30,6 +30,8 @@ impl ForecasterParams for NLinearParams {
     }
 
     fn init(&self, spec: WindowSpec, device: &Device) -> Result<NLinear> {
+        let weights = spec.lookback() as u128 * spec.horizon() as u128 + spec.horizon() as u128;
+        TooLarge::check("NLinear weights", weights, MAX_FORECASTER_WEIGHTS as u128)?;
         Ok(NLinear {
             linear: LinearConfig::new(spec.lookback(), spec.horizon()).init(device),
             lookback: spec.lookback(),

@@ -6,10 +6,10 @@ use burn::nn::transformer::{
 };
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use fundalloc_core_types::{InvalidParameter, ParamGuard, WindowSpec, check};
+use fundalloc_core_types::{InvalidParameter, ParamGuard, TooLarge, WindowSpec, check};
 
 use super::revin::RevIn;
-use super::{Forecaster, ForecasterParams};
+use super::{Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS};
 use crate::error::{PnoError, Result};
 
 /// PatchTST parameters (unchecked); [`ParamGuard::check`] validates them. The defaults are
@@ -236,6 +236,22 @@ impl ForecasterParams for PatchTstValidParams {
             )));
         }
         let n = self.n_patches(spec.lookback());
+        // Count the weights before burn allocates them: sizes are caller input, and a product
+        // that overflows or asks for gigabytes must be an error, not an abort.
+        let w = |a: usize, b: usize| a as u128 * b as u128;
+        let (d, ff, layers) = (
+            self.d_model as u128,
+            self.d_ff as u128,
+            self.n_layers as u128,
+        );
+        let per_layer = (4 * d)
+            .saturating_mul(d)
+            .saturating_add((2 * d).saturating_mul(ff));
+        let weights = w(self.patch_len, self.d_model)
+            .saturating_add(w(n, self.d_model))
+            .saturating_add(layers.saturating_mul(per_layer))
+            .saturating_add(w(n, self.d_model).saturating_mul(spec.horizon() as u128));
+        TooLarge::check("PatchTST weights", weights, MAX_FORECASTER_WEIGHTS as u128)?;
         Ok(PatchTst {
             revin: self.revin.then(|| RevIn::new(device)),
             embed: LinearConfig::new(self.patch_len, self.d_model).init(device),
@@ -282,5 +298,33 @@ impl Forecaster for PatchTst {
             (Some(revin), Some(stats)) => revin.denorm(y, &stats),
             _ => y,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_patchtst_is_refused_before_allocation() {
+        let params = PatchTstParams::default()
+            .d_model(1 << 20)
+            .n_heads(1)
+            .check()
+            .unwrap();
+        let spec = WindowSpec::new(24, 6).unwrap();
+        assert!(matches!(
+            params.init(spec, &Device::flex()),
+            Err(PnoError::TooLarge(_))
+        ));
+        let huge = PatchTstParams::default()
+            .d_model(usize::MAX)
+            .n_heads(1)
+            .check()
+            .unwrap();
+        assert!(matches!(
+            huge.init(spec, &Device::flex()),
+            Err(PnoError::TooLarge(_))
+        ));
     }
 }
