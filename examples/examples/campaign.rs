@@ -51,9 +51,9 @@ use fundalloc::allocator::{
 };
 use fundalloc::metrics::{cpme, roc_auc, rpme};
 use fundalloc::revenue_model::{
-    CampaignOutcome, Dataset, EpochReport, FeatureSchema, FeatureTable, LabelColumns, ModelKind,
-    RevenueModel, Side, SyntheticCampaign, SyntheticParams, TrainObserver, TrainParams,
-    TrainReport, fit, load_csv, read_csv_levels,
+    CampaignOutcome, EpochReport, ExposureDataset, FeatureSchema, FeatureTable, LabelColumns,
+    ModelKind, Observer, ParamGuard, RevenueModel, Side, SyntheticCampaign, SyntheticParams,
+    TrainParams, TrainReport, fit, load_csv, read_csv_levels,
 };
 use fundalloc_examples::campaign::{
     BoxError, Constraints, Satisfaction, levels, percent, read_side_csv, synthetic_constraints,
@@ -166,7 +166,7 @@ struct Input {
     customers: FeatureTable,
     funds: FeatureTable,
     constraints: Constraints,
-    history: Dataset,
+    history: ExposureDataset,
 }
 
 /// A trained model and how it went.
@@ -284,13 +284,13 @@ fn run(args: Args) -> Result<(), BoxError> {
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
     let params = TrainParams::default()
-        .with_hidden(hidden)
-        .with_learning_rate(args.lr)
-        .with_max_epochs(args.epochs)
-        .with_patience(args.patience)
-        .with_seed(args.seed);
+        .hidden(hidden)
+        .learning_rate(args.lr)
+        .max_epochs(args.epochs)
+        .patience(args.patience)
+        .seed(args.seed);
     let mut trained = Vec::new();
-    for kind in [ModelKind::Esmm, ModelKind::Ours] {
+    for kind in [ModelKind::Esmm, ModelKind::EntireSpaceLogNormal] {
         let t = train_model(kind, params.clone(), &train, &test)?;
         timings
             .0
@@ -434,11 +434,12 @@ fn run(args: Args) -> Result<(), BoxError> {
 
 fn synthetic_input(args: &Args, timings: &mut Timings) -> Result<Input, BoxError> {
     let world = timings.time("generate world", || {
-        SyntheticCampaign::generate(&SyntheticParams {
-            n_customers: args.customers,
-            n_funds: args.funds,
-            seed: args.seed,
-        })
+        SyntheticCampaign::generate(
+            SyntheticParams::default()
+                .n_customers(args.customers)
+                .n_funds(args.funds)
+                .seed(args.seed),
+        )
     })?;
     let constraints = synthetic_constraints(&world, args.k, args.seed.wrapping_add(1))?;
     let history = timings.time("historical exposure log", || {
@@ -557,8 +558,8 @@ struct EpochBar {
     max_epochs: usize,
 }
 
-impl TrainObserver for EpochBar {
-    fn on_batch(&mut self, epoch: usize, done: usize, total: usize) {
+impl Observer<EpochReport> for EpochBar {
+    fn on_step(&mut self, epoch: usize, done: usize, total: usize) {
         self.bar.set_length((self.max_epochs * total) as u64);
         self.bar.set_position(((epoch - 1) * total + done) as u64);
     }
@@ -573,10 +574,11 @@ impl TrainObserver for EpochBar {
 fn train_model(
     kind: ModelKind,
     params: TrainParams,
-    train: &Dataset,
-    test: &Dataset,
+    train: &ExposureDataset,
+    test: &ExposureDataset,
 ) -> Result<Trained, BoxError> {
-    let max_epochs = params.max_epochs;
+    let params = params.check()?;
+    let max_epochs = params.max_epochs();
     let bar = ProgressBar::new(1).with_style(
         ProgressStyle::with_template("{prefix:>5} [{bar:30}] {percent:>3}% {elapsed:>4} {msg}")?
             .progress_chars("=> "),
@@ -586,7 +588,7 @@ fn train_model(
     let start = Instant::now();
     let (model, report) = fit(
         kind,
-        &params.check()?,
+        params,
         train,
         None,
         &mut EpochBar {

@@ -19,8 +19,8 @@
 
 use clap::{Parser, ValueEnum};
 use fundalloc_conformal::{
-    AciParams, HorizonCoverage, PositionEvaluation, RankOverflow, SplitConformalParams,
-    evaluate_positions,
+    AciParams, HorizonCoverage, ParamGuard, PositionEvaluation, PositionalAdaptiveConformal,
+    PositionalConformal, RankOverflow, SplitConformalParams, evaluate_positions,
 };
 use fundalloc_core_types::{PriceSeries, Segment, WindowSpec, WindowedSeries};
 use ndarray::{Array1, Array2};
@@ -89,21 +89,25 @@ fn run(series: PriceSeries, args: &Args) -> Result<(), Box<dyn std::error::Error
 
     // Split conformal, absolute residuals: r_h from the validation windows.
     let split = SplitConformalParams::new(gamma).check()?;
-    let fitted = split.calibrate_positions(val.predictions.view(), val.truths.view())?;
+    let fitted = PositionalConformal::fit(split, val.predictions.view(), val.truths.view())?;
     let iv = fitted.predict_interval(test.predictions.view())?;
     let split_eval = evaluate_positions(iv.lower.view(), iv.upper.view(), test.truths.view())?;
 
     // Bonferroni: joint coverage of all H positions.
-    let joint = SplitConformalParams::new(gamma)
-        .horizon_coverage(HorizonCoverage::Bonferroni)
-        .rank_overflow(RankOverflow::Infinite) // level 1 − (1 − γ)/H needs many windows
-        .check()?
-        .calibrate_positions(val.predictions.view(), val.truths.view())?;
+    let joint = PositionalConformal::fit(
+        SplitConformalParams::new(gamma)
+            .horizon_coverage(HorizonCoverage::Bonferroni)
+            // level 1 − (1 − γ)/H needs many windows
+            .rank_overflow(RankOverflow::Infinite),
+        val.predictions.view(),
+        val.truths.view(),
+    )?;
     let iv = joint.predict_interval(test.predictions.view())?;
     let joint_eval = evaluate_positions(iv.lower.view(), iv.upper.view(), test.truths.view())?;
 
     // Normalised residuals |y − ŷ| / σ̂.
-    let normed = split.calibrate_positions_normalized(
+    let normed = PositionalConformal::fit_normalized(
+        split,
         val.predictions.view(),
         val.truths.view(),
         val.scales.view(),
@@ -112,10 +116,11 @@ fn run(series: PriceSeries, args: &Args) -> Result<(), Box<dyn std::error::Error
     let norm_eval = evaluate_positions(iv.lower.view(), iv.upper.view(), test.truths.view())?;
 
     // ACI per position, started from the validation residuals, updated with delay H.
-    let mut aci = AciParams::new(gamma)
-        .step_size(args.step_size)
-        .check()?
-        .start_positions_from_residuals(val.predictions.view(), val.truths.view())?;
+    let mut aci = PositionalAdaptiveConformal::fit_residuals(
+        AciParams::new(gamma).step_size(args.step_size),
+        val.predictions.view(),
+        val.truths.view(),
+    )?;
     let m = test.predictions.nrows();
     let mut lower = Array2::zeros((m, HORIZON));
     let mut upper = Array2::zeros((m, HORIZON));

@@ -122,8 +122,8 @@ struct Row {
 /// Progress bar over an epoch's batches.
 struct Bar(ProgressBar);
 
-impl TrainObserver for Bar {
-    fn on_batch(&mut self, epoch: usize, done: usize, total: usize) {
+impl Observer<EpochReport> for Bar {
+    fn on_step(&mut self, epoch: usize, done: usize, total: usize) {
         self.0.set_length(total as u64);
         self.0.set_position(done as u64);
         self.0.set_prefix(format!("epoch {epoch:>2}"));
@@ -184,13 +184,14 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
-fn synthetic(args: &Args, seed: u64) -> Result<(Dataset, Dataset), Error> {
+fn synthetic(args: &Args, seed: u64) -> Result<(ExposureDataset, ExposureDataset), Error> {
     let n = args.customers;
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: 2 * n,
-        n_funds: args.funds,
-        seed,
-    })?;
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(2 * n)
+            .n_funds(args.funds)
+            .seed(seed),
+    )?;
     let k = args.per_customer;
     let biased = world.expose(k, args.bias, seed + 1000)?;
     let random = world.expose(k, 0.0, seed + 2000)?;
@@ -200,7 +201,7 @@ fn synthetic(args: &Args, seed: u64) -> Result<(Dataset, Dataset), Error> {
     Ok((train, test))
 }
 
-fn csv_data(args: &Args, seed: u64) -> Result<Option<(Dataset, Dataset)>, Error> {
+fn csv_data(args: &Args, seed: u64) -> Result<Option<(ExposureDataset, ExposureDataset)>, Error> {
     let path = match &args.csv {
         Some(p) => p.clone(),
         None => {
@@ -242,7 +243,7 @@ fn csv_data(args: &Args, seed: u64) -> Result<Option<(Dataset, Dataset)>, Error>
 fn train_one(
     kind: ModelKind,
     params: TrainParams,
-    train: &Dataset,
+    train: &ExposureDataset,
 ) -> Result<(RevenueModel, TrainReport), Error> {
     let bar = ProgressBar::new(1).with_style(ProgressStyle::with_template(
         "{prefix} {bar:30} {pos}/{len} {msg}",
@@ -260,8 +261,8 @@ fn evaluate(
     seed: u64,
     kinds: &[ModelKind],
     hidden: &[usize],
-    train: &Dataset,
-    test: &Dataset,
+    train: &ExposureDataset,
+    test: &ExposureDataset,
 ) -> Result<Vec<Row>, Error> {
     eprintln!(
         "{title} (seed {seed}): {} training rows (conversion {:.3}), {} test rows (conversion {:.3})",
@@ -271,11 +272,11 @@ fn evaluate(
         test.conversion_rate()
     );
     let base = TrainParams::default()
-        .with_hidden(hidden.to_vec())
-        .with_max_epochs(args.epochs)
-        .with_patience(args.patience)
-        .with_epsilon(args.epsilon)
-        .with_seed(seed);
+        .hidden(hidden.to_vec())
+        .max_epochs(args.epochs)
+        .patience(args.patience)
+        .epsilon(args.epsilon)
+        .seed(seed);
     let grid: Vec<(f64, f64)> = if args.grid {
         [0.01, 0.02, 0.04, 0.06]
             .iter()
@@ -291,7 +292,7 @@ fn evaluate(
         // Grid search selects on the validation loss of each model's own objective.
         let mut best: Option<(f64, RevenueModel, TrainReport, f64, f64)> = None;
         for &(lr, dropout) in &grid {
-            let p = base.clone().with_learning_rate(lr).with_dropout(dropout);
+            let p = base.clone().learning_rate(lr).dropout(dropout);
             let (model, rep) = train_one(kind, p, train)?;
             if best.as_ref().is_none_or(|b| rep.best_valid_loss < b.0) {
                 best = Some((rep.best_valid_loss, model, rep, lr, dropout));
@@ -374,18 +375,25 @@ fn print_table(kinds: &[ModelKind], rows: &[Row]) {
 
 /// Times `predict_matrix` of a briefly trained "Ours" on a large synthetic world.
 fn predict_speed(args: &Args, hidden: &[usize]) -> Result<(), Error> {
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: args.predict_customers,
-        n_funds: args.funds,
-        seed: args.seed,
-    })?;
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(args.predict_customers)
+            .n_funds(args.funds)
+            .seed(args.seed),
+    )?;
     let train = world.expose(args.per_customer.min(args.funds), args.bias, args.seed + 1)?;
     let train = train.select(&(0..train.len().min(20_000)).collect::<Vec<_>>())?;
     let params = TrainParams::default()
-        .with_hidden(hidden.to_vec())
-        .with_max_epochs(1)
+        .hidden(hidden.to_vec())
+        .max_epochs(1)
         .check()?;
-    let (model, _) = fit(ModelKind::Ours, &params, &train, None, &mut NoObserver)?;
+    let (model, _) = fit(
+        ModelKind::EntireSpaceLogNormal,
+        &params,
+        &train,
+        None,
+        &mut NoObserver,
+    )?;
     let pairs = world.customers().len() * world.funds().len();
     let mut best = f64::INFINITY;
     for _ in 0..3 {

@@ -12,8 +12,8 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use fundalloc_core_types::WindowSpec;
 use fundalloc_timeseries_pno::{
-    DLinearConfig, Dataset, Device, EpochRecord, ForecasterConfig, MethodResult, NLinearConfig,
-    PatchTstConfig, TrainObserver, TrainParams, load_csv_column, run_experiment,
+    DLinearParams, Device, EpochReport, ForecasterParams, MethodResult, NLinearParams, Observer,
+    ParamGuard, PatchTstParams, TrainParams, WindowDataset, load_csv_column, run_experiment,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
@@ -72,11 +72,11 @@ struct Args {
 /// Progress bar over all epochs of the three runs.
 struct Progress {
     bar: ProgressBar,
-    epochs: Vec<EpochRecord>,
+    epochs: Vec<EpochReport>,
 }
 
-impl TrainObserver for Progress {
-    fn on_batch(&mut self, _epoch: usize, batch: usize, n_batches: usize) {
+impl Observer<EpochReport> for Progress {
+    fn on_step(&mut self, _epoch: usize, batch: usize, n_batches: usize) {
         if batch == 1 {
             self.bar
                 .set_length(self.bar.length().unwrap_or(0).max(n_batches as u64));
@@ -84,7 +84,7 @@ impl TrainObserver for Progress {
         self.bar.set_position(batch as u64);
     }
 
-    fn on_epoch(&mut self, record: &EpochRecord) {
+    fn on_epoch(&mut self, record: &EpochReport) {
         let line = format!(
             "{:?} epoch {:>3}: loss {:.4}  val MSE {:.4}  val regret {:.4}  r̄ {:.3}  ({:.1} s)",
             record.phase,
@@ -115,15 +115,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     };
     let series = load_csv_column(&path, &args.column)?;
-    let data = Dataset::new(series, WindowSpec::new(args.lookback, args.horizon)?)?;
+    let data = WindowDataset::new(series, WindowSpec::new(args.lookback, args.horizon)?)?;
     println!(
         "{} / {}: {} rows; windows train {}, validation {}, test {} (M = {}, H = {})",
         path.display(),
         args.column,
         data.series().raw().len(),
-        data.train.len(),
-        data.validation.len(),
-        data.test.len(),
+        data.train().len(),
+        data.validation().len(),
+        data.test().len(),
         args.lookback,
         args.horizon
     );
@@ -148,20 +148,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let rows = match args.model {
         Model::Patchtst => run(
-            &PatchTstConfig::default(),
+            &PatchTstParams::default(),
             &data,
             &params,
             &device,
             &mut progress,
         )?,
         Model::Dlinear => run(
-            &DLinearConfig::default(),
+            &DLinearParams::default(),
             &data,
             &params,
             &device,
             &mut progress,
         )?,
-        Model::Nlinear => run(&NLinearConfig, &data, &params, &device, &mut progress)?,
+        Model::Nlinear => run(&NLinearParams, &data, &params, &device, &mut progress)?,
     };
     progress.bar.finish_and_clear();
     let total = start.elapsed().as_secs_f64();
@@ -206,20 +206,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn model_name(model: Model) -> &'static str {
     match model {
-        Model::Patchtst => PatchTstConfig::default().name(),
-        Model::Dlinear => DLinearConfig::default().name(),
-        Model::Nlinear => NLinearConfig.name(),
+        Model::Patchtst => PatchTstParams::default().name(),
+        Model::Dlinear => DLinearParams::default().name(),
+        Model::Nlinear => NLinearParams.name(),
     }
 }
 
-fn run<C: ForecasterConfig>(
+fn run<C: ForecasterParams>(
     config: &C,
-    data: &Dataset,
+    data: &WindowDataset,
     params: &fundalloc_timeseries_pno::ValidTrainParams,
     device: &Device,
     progress: &mut Progress,
 ) -> Result<Vec<MethodResult>, Box<dyn std::error::Error>> {
-    Ok(run_experiment(config, data, params, device, progress)?.rows)
+    Ok(run_experiment(config, data, params.clone(), device, progress)?.rows)
 }
 
 fn plot(

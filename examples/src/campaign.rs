@@ -21,7 +21,7 @@ use std::path::Path;
 
 use fundalloc::allocator::{Allocation, RiskLevel};
 use fundalloc::revenue_model::{
-    CodeLookup, Dataset, FeatureSchema, FeatureTable, Side, SyntheticCampaign,
+    CodeLookup, ExposureDataset, FeatureSchema, FeatureTable, Side, SyntheticCampaign,
 };
 use ndarray::Array2;
 use rand::rngs::StdRng;
@@ -308,7 +308,7 @@ pub fn levels(values: &[u64], what: &str) -> Result<Vec<RiskLevel>, BoxError> {
 pub fn write_campaign_csv(
     dir: &Path,
     world: &SyntheticCampaign,
-    history: &Dataset,
+    history: &ExposureDataset,
     constraints: &Constraints,
 ) -> Result<(), BoxError> {
     std::fs::create_dir_all(dir)?;
@@ -381,11 +381,12 @@ mod tests {
     use fundalloc::revenue_model::SyntheticParams;
 
     fn world(n: usize, seed: u64) -> SyntheticCampaign {
-        SyntheticCampaign::generate(&SyntheticParams {
-            n_customers: n,
-            n_funds: 8,
-            seed,
-        })
+        SyntheticCampaign::generate(
+            SyntheticParams::default()
+                .n_customers(n)
+                .n_funds(8)
+                .seed(seed),
+        )
         .unwrap()
     }
 

@@ -28,21 +28,22 @@ const MAX_EPOCHS: usize = 10;
 /// process-global RNG, which tests running in parallel would share.
 fn params(seed: u64) -> ValidTrainParams {
     TrainParams::default()
-        .with_hidden(vec![16])
-        .with_max_epochs(MAX_EPOCHS)
-        .with_batch_size(256)
-        .with_dropout(0.0)
-        .with_seed(seed)
+        .hidden(vec![16])
+        .max_epochs(MAX_EPOCHS)
+        .batch_size(256)
+        .dropout(0.0)
+        .seed(seed)
         .check()
         .unwrap()
 }
 
 fn world() -> SyntheticCampaign {
-    SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: CUSTOMERS,
-        n_funds: FUNDS,
-        seed: 11,
-    })
+    SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(CUSTOMERS)
+            .n_funds(FUNDS)
+            .seed(11),
+    )
     .unwrap()
 }
 
@@ -143,7 +144,7 @@ fn pipeline_end_to_end_satisfies_constraints_and_beats_random() {
     let log = world.expose(FUNDS, 1.0, 3).unwrap();
     let c = constraints(&world, 5);
 
-    let trained = Pipeline::new(ModelKind::Ours, params(1))
+    let trained = Pipeline::new(ModelKind::EntireSpaceLogNormal, params(1))
         .fit(&log, None, &mut NoObserver)
         .unwrap();
     let report = run(&trained, &world, &c);
@@ -269,15 +270,16 @@ fn pipeline_end_to_end_satisfies_constraints_and_beats_random() {
 
 #[test]
 fn same_seed_same_result_other_seed_other_model() {
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: 300,
-        n_funds: 4,
-        seed: 2,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(300)
+            .n_funds(4)
+            .seed(2),
+    )
     .unwrap();
     let log = world.expose(2, 1.0, 4).unwrap();
     let go = |seed: u64| {
-        let trained = Pipeline::new(ModelKind::Ours, params(seed))
+        let trained = Pipeline::new(ModelKind::EntireSpaceLogNormal, params(seed))
             .fit(&log, None, &mut NoObserver)
             .unwrap();
         allocate(
@@ -429,11 +431,12 @@ fn evaluation_errors_are_typed() {
 #[test]
 fn revenue_model_errors_are_typed() {
     // DNN-C predicts conversion only: refused before any training.
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: 50,
-        n_funds: 3,
-        seed: 1,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(50)
+            .n_funds(3)
+            .seed(1),
+    )
     .unwrap();
     let log = world.expose(1, 0.0, 1).unwrap();
     let err = Pipeline::new(ModelKind::DnnC, params(0))
@@ -448,7 +451,7 @@ fn revenue_model_errors_are_typed() {
     );
 
     // A fund table that does not match the model's schema (customer features in its place).
-    let trained = Pipeline::new(ModelKind::Ours, params(0))
+    let trained = Pipeline::new(ModelKind::EntireSpaceLogNormal, params(0))
         .fit(&log, None, &mut NoObserver)
         .unwrap();
     let err = trained

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use fundalloc_revenue_model::{
-    EpochReport, FeatureSchema, LabelColumns, ModelKind, NoObserver, RevenueModelError, Side,
-    TrainObserver, TrainParams, fit, load_csv, read_csv_levels,
+    EpochReport, FeatureSchema, LabelColumns, ModelKind, NoObserver, Observer, ParamGuard,
+    RevenueModelError, Side, TrainParams, fit, load_csv, read_csv_levels,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -198,22 +198,22 @@ impl TrainArgs {
 
     fn params(&self) -> TrainParams {
         TrainParams::default()
-            .with_max_epochs(self.epochs)
-            .with_patience(self.patience)
-            .with_hidden(self.hidden.clone())
-            .with_learning_rate(self.lr)
-            .with_dropout(self.dropout)
-            .with_batch_size(self.batch)
-            .with_seed(self.seed)
-            .with_validation_fraction(self.valid_fraction)
+            .max_epochs(self.epochs)
+            .patience(self.patience)
+            .hidden(self.hidden.clone())
+            .learning_rate(self.lr)
+            .dropout(self.dropout)
+            .batch_size(self.batch)
+            .seed(self.seed)
+            .validation_fraction(self.valid_fraction)
     }
 }
 
 /// A progress bar over each epoch's batches, drawn on stderr.
 struct Bar(ProgressBar);
 
-impl TrainObserver for Bar {
-    fn on_batch(&mut self, epoch: usize, done: usize, total: usize) {
+impl Observer<EpochReport> for Bar {
+    fn on_step(&mut self, epoch: usize, done: usize, total: usize) {
         self.0.set_length(total as u64);
         self.0.set_position(done as u64);
         self.0.set_prefix(format!("epoch {epoch:>3}"));

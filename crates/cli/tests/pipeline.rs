@@ -34,11 +34,12 @@ const EXPOSE_SEED: u64 = 12;
 ///
 /// `FUNDALLOC_BLESS=1 cargo test -p fundalloc-cli --test pipeline fixtures` rewrites them.
 fn fixtures() -> [(&'static str, String); 3] {
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: CUSTOMERS,
-        n_funds: FUNDS,
-        seed: WORLD_SEED,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(CUSTOMERS)
+            .n_funds(FUNDS)
+            .seed(WORLD_SEED),
+    )
     .unwrap();
     let data = world.expose(PER_CUSTOMER, 1.0, EXPOSE_SEED).unwrap();
     let schema = data.schema();
@@ -269,11 +270,12 @@ fn train_predict_allocate_from_the_shell() {
     // columns were found by name and rows / columns kept in file order.
     let ((rows, cols), values) = read_npy_f32(&e);
     assert_eq!((rows, cols), (CUSTOMERS, FUNDS));
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: CUSTOMERS,
-        n_funds: FUNDS,
-        seed: WORLD_SEED,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(CUSTOMERS)
+            .n_funds(FUNDS)
+            .seed(WORLD_SEED),
+    )
     .unwrap();
     let loaded = RevenueModel::load(&model).unwrap();
     let want = loaded

@@ -29,6 +29,8 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 
 use crate::quantile::{check_level, quantile_of_finite};
 use crate::score::{check_same_shape, check_scores};
+use fundalloc_core_types::{Empty, InvalidParameter, ParamGuard, Position, ShapeMismatch, check};
+
 use crate::{ConformalError, RankOverflow, Real, Result, absolute_residuals};
 
 /// Which scores the quantile Q̂ is taken over.
@@ -45,10 +47,11 @@ pub enum ScoreMemory {
     },
 }
 
-/// Parameters of adaptive conformal inference (unchecked).
+/// Parameters of adaptive conformal inference (unchecked); [`ParamGuard::check`] validates
+/// them, and every `fit` checks them itself.
 ///
 /// ```
-/// use fundalloc_conformal::{AciParams, ScoreMemory};
+/// use fundalloc_conformal::{AciParams, ParamGuard, ScoreMemory};
 /// let params = AciParams::new(0.9)
 ///     .step_size(0.01)
 ///     .memory(ScoreMemory::Rolling { capacity: 250 })
@@ -58,193 +61,194 @@ pub enum ScoreMemory {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct AciParams {
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct AciParams(AciValidParams);
+
+impl AciParams {
+    /// Target coverage 1 − α ∈ (0, 1). Defaults: step size η = 0.005 (Gibbs & Candès'
+    /// choice), a rolling memory as long as the initial calibration set, α_t clipped to [0, 1].
+    #[must_use]
+    pub fn new(coverage: f64) -> Self {
+        Self(AciValidParams {
+            coverage,
+            step_size: 0.005,
+            memory: None,
+            alpha_bounds: (0.0, 1.0),
+        })
+    }
+
+    /// Sets the target coverage 1 − α ∈ (0, 1).
+    #[must_use]
+    pub fn coverage(mut self, coverage: f64) -> Self {
+        self.0.coverage = coverage;
+        self
+    }
+
+    /// Step size η > 0 of the α update (larger: faster reaction, noisier intervals).
+    #[must_use]
+    pub fn step_size(mut self, step_size: f64) -> Self {
+        self.0.step_size = step_size;
+        self
+    }
+
+    /// Which scores the quantile is taken over (default: rolling, capacity = initial n).
+    #[must_use]
+    pub fn memory(mut self, memory: ScoreMemory) -> Self {
+        self.0.memory = Some(memory);
+        self
+    }
+
+    /// Clip range [lo, hi] of α_t (lo ≤ 0 < 1 ≤ hi is not required, but lo < hi is;
+    /// infinite bounds disable clipping).
+    #[must_use]
+    pub fn alpha_bounds(mut self, lo: f64, hi: f64) -> Self {
+        self.0.alpha_bounds = (lo, hi);
+        self
+    }
+}
+
+impl ParamGuard for AciParams {
+    type Checked = AciValidParams;
+    type Error = ConformalError;
+
+    fn check_ref(&self) -> Result<&AciValidParams> {
+        let p = &self.0;
+        check_level("coverage", p.coverage)?;
+        check::positive("step_size", p.step_size)?;
+        if let Some(ScoreMemory::Rolling { capacity }) = p.memory {
+            check::at_least("memory capacity", capacity, 1)?;
+        }
+        let (lo, hi) = p.alpha_bounds;
+        if lo.is_nan() || hi.is_nan() || lo >= hi {
+            return Err(InvalidParameter::new(
+                "alpha_bounds",
+                format_args!("({lo}, {hi})"),
+                "need lo < hi (infinite bounds are allowed)",
+            )
+            .into());
+        }
+        Ok(p)
+    }
+
+    fn check(self) -> Result<AciValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+/// Validated ACI parameters, made only by [`ParamGuard::check`]: pass them (or the unchecked
+/// [`AciParams`]) to [`AdaptiveConformal::fit`] and [`PositionalAdaptiveConformal::fit`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct AciValidParams {
     coverage: f64,
     step_size: f64,
     memory: Option<ScoreMemory>,
     alpha_bounds: (f64, f64),
 }
 
-impl AciParams {
-    /// Target coverage 1 − α ∈ (0, 1). Defaults: step size η = 0.005 (Gibbs & Candès'
-    /// choice), a rolling memory as long as the initial calibration set, α_t clipped to [0, 1].
-    pub fn new(coverage: f64) -> Self {
-        Self {
-            coverage,
-            step_size: 0.005,
-            memory: None,
-            alpha_bounds: (0.0, 1.0),
+fundalloc_core_types::checked_params!(AciValidParams, ConformalError);
+
+/// Deserialising re-validates: a saved stream cannot smuggle in a NaN step size.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for AciValidParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            coverage: f64,
+            step_size: f64,
+            memory: Option<ScoreMemory>,
+            alpha_bounds: (f64, f64),
         }
-    }
-
-    /// Step size η > 0 of the α update (larger: faster reaction, noisier intervals).
-    pub fn step_size(mut self, step_size: f64) -> Self {
-        self.step_size = step_size;
-        self
-    }
-
-    /// Which scores the quantile is taken over (default: rolling, capacity = initial n).
-    pub fn memory(mut self, memory: ScoreMemory) -> Self {
-        self.memory = Some(memory);
-        self
-    }
-
-    /// Clip range [lo, hi] of α_t (lo ≤ 0 < 1 ≤ hi is not required, but lo < hi is;
-    /// infinite bounds disable clipping).
-    pub fn alpha_bounds(mut self, lo: f64, hi: f64) -> Self {
-        self.alpha_bounds = (lo, hi);
-        self
-    }
-
-    /// Validates the parameters.
-    pub fn check(self) -> Result<AciValidParams> {
-        check_level(self.coverage)?;
-        if !(self.step_size > 0.0 && self.step_size.is_finite()) {
-            return Err(ConformalError::InvalidParameter {
-                name: "step_size",
-                value: self.step_size.to_string(),
-                reason: "must be finite and > 0",
-            });
-        }
-        if let Some(ScoreMemory::Rolling { capacity: 0 }) = self.memory {
-            return Err(ConformalError::InvalidParameter {
-                name: "memory capacity",
-                value: "0".into(),
-                reason: "a rolling memory must keep at least 1 score",
-            });
-        }
-        let (lo, hi) = self.alpha_bounds;
-        if lo.is_nan() || hi.is_nan() || lo >= hi {
-            return Err(ConformalError::InvalidParameter {
-                name: "alpha_bounds",
-                value: format!("({lo}, {hi})"),
-                reason: "need lo < hi (infinite bounds are allowed)",
-            });
-        }
-        Ok(AciValidParams { params: self })
-    }
-}
-
-/// Validated ACI parameters; [`start`](Self::start) and
-/// [`start_positions`](Self::start_positions) build the online objects.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(try_from = "AciParams", into = "AciParams"))]
-pub struct AciValidParams {
-    params: AciParams,
-}
-
-impl TryFrom<AciParams> for AciValidParams {
-    type Error = ConformalError;
-    fn try_from(params: AciParams) -> Result<Self> {
-        params.check()
+        let raw = Raw::deserialize(deserializer)?;
+        AciParams(AciValidParams {
+            coverage: raw.coverage,
+            step_size: raw.step_size,
+            memory: raw.memory,
+            alpha_bounds: raw.alpha_bounds,
+        })
+        .check()
+        .map_err(serde::de::Error::custom)
     }
 }
 
 impl From<AciValidParams> for AciParams {
     fn from(valid: AciValidParams) -> Self {
-        valid.params
+        Self(valid)
     }
 }
 
 impl AciValidParams {
     /// The target coverage 1 − α.
     pub fn coverage(&self) -> f64 {
-        self.params.coverage
+        self.coverage
     }
 
     /// The target miscoverage α = 1 − coverage.
     pub fn target_alpha(&self) -> f64 {
-        1.0 - self.params.coverage
+        1.0 - self.coverage
     }
 
     /// The step size η.
     pub fn step_size(&self) -> f64 {
-        self.params.step_size
+        self.step_size
     }
 
-    /// A scalar ACI stream started from `calibration_scores` (finite, ≥ 0, non-empty); α₁ = α.
-    pub fn start<T: Real>(
-        &self,
-        calibration_scores: ArrayView1<'_, T>,
-    ) -> Result<AdaptiveConformal<T>> {
-        if calibration_scores.is_empty() {
-            return Err(ConformalError::Empty {
-                what: "calibration scores",
-            });
-        }
-        check_scores(&calibration_scores)?;
-        let capacity = match self.params.memory {
-            Some(ScoreMemory::Rolling { capacity }) => Some(capacity),
-            Some(ScoreMemory::Fixed) => None,
-            None => Some(calibration_scores.len()),
-        };
-        let mut scores: VecDeque<T> = calibration_scores.iter().copied().collect();
-        if let Some(capacity) = capacity {
-            while scores.len() > capacity {
-                scores.pop_front();
-            }
-        }
-        let target_alpha = self.target_alpha();
-        let mut aci = AdaptiveConformal {
-            scores,
-            capacity,
-            target_alpha,
-            step_size: self.params.step_size,
-            alpha_bounds: self.params.alpha_bounds,
-            alpha: target_alpha,
-            radius: T::zero(),
-            steps: 0,
-            misses: 0,
-        };
-        aci.radius = aci.compute_radius();
-        Ok(aci)
+    /// The score memory (`None`: rolling, as long as the initial calibration set).
+    pub fn memory(&self) -> Option<ScoreMemory> {
+        self.memory
     }
 
-    /// One ACI stream per horizon position, started from n × H calibration scores.
-    pub fn start_positions<T: Real>(
-        &self,
-        calibration_scores: ArrayView2<'_, T>,
-    ) -> Result<PositionalAdaptiveConformal<T>> {
-        if calibration_scores.ncols() == 0 {
-            return Err(ConformalError::Empty {
-                what: "horizon positions",
-            });
-        }
-        if calibration_scores.nrows() == 0 {
-            return Err(ConformalError::Empty {
-                what: "calibration windows",
-            });
-        }
-        check_scores(&calibration_scores)?;
-        let positions = calibration_scores
-            .columns()
-            .into_iter()
-            .map(|column| self.start(column))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(PositionalAdaptiveConformal { positions })
+    /// The clip range [lo, hi] of α_t.
+    pub fn alpha_bounds(&self) -> (f64, f64) {
+        self.alpha_bounds
     }
+}
 
-    /// [`start_positions`](Self::start_positions) on absolute residuals of n × H calibration
-    /// predictions and targets.
-    pub fn start_positions_from_residuals<T: Real>(
-        &self,
-        predictions: ArrayView2<'_, T>,
-        targets: ArrayView2<'_, T>,
-    ) -> Result<PositionalAdaptiveConformal<T>> {
-        let scores = absolute_residuals(predictions, targets)?;
-        self.start_positions(scores.view())
+/// A scalar ACI stream started from `calibration_scores` (finite, ≥ 0, non-empty); α₁ = α.
+fn start<T: Real>(
+    params: &AciValidParams,
+    calibration_scores: ArrayView1<'_, T>,
+) -> Result<AdaptiveConformal<T>> {
+    if calibration_scores.is_empty() {
+        return Err(Empty::new("calibration scores").into());
     }
+    check_scores(&calibration_scores)?;
+    let capacity = match params.memory {
+        Some(ScoreMemory::Rolling { capacity }) => Some(capacity),
+        Some(ScoreMemory::Fixed) => None,
+        None => Some(calibration_scores.len()),
+    };
+    let mut scores: VecDeque<T> = calibration_scores.iter().copied().collect();
+    if let Some(capacity) = capacity {
+        while scores.len() > capacity {
+            scores.pop_front();
+        }
+    }
+    let target_alpha = params.target_alpha();
+    let mut aci = AdaptiveConformal {
+        scores,
+        capacity,
+        target_alpha,
+        step_size: params.step_size,
+        alpha_bounds: params.alpha_bounds,
+        alpha: target_alpha,
+        radius: T::zero(),
+        steps: 0,
+        misses: 0,
+    };
+    aci.radius = aci.compute_radius();
+    Ok(aci)
 }
 
 /// An online ACI state for one scalar stream: [`radius`](Self::radius) for the next
 /// prediction, then [`update`](Self::update) once its truth is known.
 ///
 /// ```
-/// use fundalloc_conformal::AciParams;
+/// use fundalloc_conformal::{AciParams, AdaptiveConformal};
 /// use ndarray::Array1;
 /// let calibration = Array1::from_iter((1..=100).map(|i| i as f64 / 100.0)); // scores 0.01..1
-/// let mut aci = AciParams::new(0.9).step_size(0.05).check()?.start(calibration.view())?;
+/// let mut aci = AdaptiveConformal::fit(AciParams::new(0.9).step_size(0.05), calibration.view())?;
 /// let r0 = aci.radius(); // ⌈101 · 0.9⌉ = 91st smallest = 0.91
 /// assert!((r0 - 0.91).abs() < 1e-12);
 /// let covered = aci.update(0.0, 5.0)?; // |5 − 0| > r0: a miss
@@ -269,6 +273,18 @@ pub struct AdaptiveConformal<T> {
 }
 
 impl<T: Real> AdaptiveConformal<T> {
+    /// Fits a scalar ACI stream on `calibration_scores` (finite, ≥ 0, non-empty): the
+    /// calibration set fills the score memory and α₁ = α.
+    ///
+    /// # Errors
+    /// Invalid parameters, or empty, non-finite or negative scores.
+    pub fn fit(
+        params: impl ParamGuard<Checked = AciValidParams, Error = ConformalError>,
+        calibration_scores: ArrayView1<'_, T>,
+    ) -> Result<Self> {
+        start(&params.check()?, calibration_scores)
+    }
+
     /// The radius for the next prediction: Q̂(1 − α_t) (+∞ if α_t ≤ 0, 0 if α_t ≥ 1).
     pub fn radius(&self) -> T {
         self.radius
@@ -318,10 +334,18 @@ impl<T: Real> AdaptiveConformal<T> {
     /// interval covered the truth.
     pub fn update(&mut self, prediction: T, truth: T) -> Result<bool> {
         if !prediction.is_finite() {
-            return Err(crate::quantile::non_finite("prediction", 0, 0, prediction));
+            return Err(crate::quantile::non_finite(
+                "prediction",
+                Position::Index(0),
+                prediction,
+            ));
         }
         if !truth.is_finite() {
-            return Err(crate::quantile::non_finite("truth", 0, 0, truth));
+            return Err(crate::quantile::non_finite(
+                "truth",
+                Position::Index(0),
+                truth,
+            ));
         }
         self.observe_score((truth - prediction).abs())
     }
@@ -331,13 +355,16 @@ impl<T: Real> AdaptiveConformal<T> {
     /// memory; the radius is recomputed. Returns whether it was covered.
     pub fn observe_score(&mut self, score: T) -> Result<bool> {
         if !score.is_finite() {
-            return Err(crate::quantile::non_finite("score", 0, 0, score));
+            return Err(crate::quantile::non_finite(
+                "score",
+                Position::Index(0),
+                score,
+            ));
         }
         if score < T::zero() {
             return Err(ConformalError::OutOfDomain {
                 what: "score",
-                row: 0,
-                col: 0,
+                at: Position::Index(0),
                 value: score.to_f64_lossless(),
                 reason: "a score must be non-negative",
             });
@@ -386,6 +413,53 @@ pub struct PositionalAdaptiveConformal<T> {
 }
 
 impl<T: Real> PositionalAdaptiveConformal<T> {
+    /// Fits one ACI stream per horizon position on n × H calibration scores.
+    ///
+    /// ```
+    /// use fundalloc_conformal::{AciParams, PositionalAdaptiveConformal};
+    /// use ndarray::Array2;
+    /// let scores = Array2::from_shape_fn((20, 3), |(i, h)| (i + h) as f64);
+    /// let aci = PositionalAdaptiveConformal::fit(AciParams::new(0.9), scores.view())?;
+    /// assert_eq!(aci.horizon(), 3);
+    /// # Ok::<(), fundalloc_conformal::ConformalError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Invalid parameters, or empty, non-finite or negative scores.
+    pub fn fit(
+        params: impl ParamGuard<Checked = AciValidParams, Error = ConformalError>,
+        calibration_scores: ArrayView2<'_, T>,
+    ) -> Result<Self> {
+        let params = params.check()?;
+        if calibration_scores.ncols() == 0 {
+            return Err(Empty::new("horizon positions").into());
+        }
+        if calibration_scores.nrows() == 0 {
+            return Err(Empty::new("calibration windows").into());
+        }
+        check_scores(&calibration_scores)?;
+        let positions = calibration_scores
+            .columns()
+            .into_iter()
+            .map(|column| start(&params, column))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PositionalAdaptiveConformal { positions })
+    }
+
+    /// [`fit`](Self::fit) on the absolute residuals of n × H calibration predictions and
+    /// targets.
+    ///
+    /// # Errors
+    /// As [`fit`](Self::fit), and mismatched shapes.
+    pub fn fit_residuals(
+        params: impl ParamGuard<Checked = AciValidParams, Error = ConformalError>,
+        predictions: ArrayView2<'_, T>,
+        targets: ArrayView2<'_, T>,
+    ) -> Result<Self> {
+        let scores = absolute_residuals(predictions, targets)?;
+        Self::fit(params, scores.view())
+    }
+
     /// The horizon H.
     pub fn horizon(&self) -> usize {
         self.positions.len()
@@ -449,11 +523,7 @@ impl<T: Real> PositionalAdaptiveConformal<T> {
         if found == self.horizon() {
             Ok(())
         } else {
-            Err(ConformalError::ShapeMismatch {
-                what: "window length vs horizon",
-                expected: self.horizon().to_string(),
-                found: found.to_string(),
-            })
+            Err(ShapeMismatch::new("window length vs horizon", self.horizon(), found).into())
         }
     }
 }
@@ -461,6 +531,7 @@ impl<T: Real> PositionalAdaptiveConformal<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundalloc_core_types::{InvalidParameter, NonFinite};
     use ndarray::{Array2, array};
     use rand::{SeedableRng, rngs::StdRng};
     use rand_distr::{Distribution, Normal};
@@ -494,11 +565,12 @@ mod tests {
 
         // Plain split conformal on the σ = 1 calibration set: after the shift it misses far
         // more often than α (this is the failure ACI fixes).
-        let split = crate::SplitConformalParams::new(0.9)
-            .check()
-            .unwrap()
-            .calibrate_scores(calibration.view(), crate::Score::AbsoluteResidual)
-            .unwrap();
+        let split = crate::SplitConformal::fit_scores(
+            crate::SplitConformalParams::new(0.9),
+            calibration.view(),
+            crate::Score::AbsoluteResidual,
+        )
+        .unwrap();
         let late_split_miss = stream[3000..]
             .iter()
             .filter(|&&s| s > split.radius())
@@ -508,14 +580,14 @@ mod tests {
 
         for memory in [ScoreMemory::Fixed, ScoreMemory::Rolling { capacity: 200 }] {
             // Unclipped: the Gibbs–Candès bound holds deterministically.
-            let mut unclipped = AciParams::new(1.0 - alpha)
-                .step_size(eta)
-                .memory(memory)
-                .alpha_bounds(f64::NEG_INFINITY, f64::INFINITY)
-                .check()
-                .unwrap()
-                .start(calibration.view())
-                .unwrap();
+            let mut unclipped = AdaptiveConformal::fit(
+                AciParams::new(1.0 - alpha)
+                    .step_size(eta)
+                    .memory(memory)
+                    .alpha_bounds(f64::NEG_INFINITY, f64::INFINITY),
+                calibration.view(),
+            )
+            .unwrap();
             let rate = miscoverage(&mut unclipped, &stream);
             let bound = (0.9f64.max(0.1) + eta) / (eta * t);
             assert!(
@@ -537,7 +609,7 @@ mod tests {
                 .memory(memory)
                 .check()
                 .unwrap();
-            let mut clipped = params.start(calibration.view()).unwrap();
+            let mut clipped = AdaptiveConformal::fit(params, calibration.view()).unwrap();
             let early = miscoverage(&mut clipped, &stream[..3000]);
             let late = miscoverage(&mut clipped, &stream[3000..]);
             assert!((early - alpha).abs() < 0.03, "{memory:?}: early {early}");
@@ -554,7 +626,7 @@ mod tests {
             .alpha_bounds(-5.0, 5.0)
             .check()
             .unwrap();
-        let mut aci = params.start(calibration.view()).unwrap();
+        let mut aci = AdaptiveConformal::fit(params, calibration.view()).unwrap();
         assert_eq!(aci.radius(), 2.0); // ⌈4 · 0.5⌉ = 2nd smallest
         assert!(!aci.observe_score(10.0).unwrap()); // α = 0.5 + (0.5 − 1) = 0
         assert_eq!(aci.alpha(), 0.0);
@@ -567,12 +639,8 @@ mod tests {
         assert!(aci.observe_score(0.0).unwrap()); // a zero score is covered by [ŷ, ŷ]
         assert!(!aci.observe_score(0.5).unwrap());
         // Default bounds [0, 1] clip α.
-        let mut clipped = AciParams::new(0.5)
-            .step_size(1.0)
-            .check()
-            .unwrap()
-            .start(calibration.view())
-            .unwrap();
+        let mut clipped =
+            AdaptiveConformal::fit(AciParams::new(0.5).step_size(1.0), calibration.view()).unwrap();
         clipped.observe_score(10.0).unwrap(); // α = 0.5 − 0.5 = 0
         assert_eq!(clipped.alpha(), 0.0);
         assert!(clipped.radius().is_infinite());
@@ -584,21 +652,19 @@ mod tests {
 
     #[test]
     fn rolling_memory_keeps_the_last_scores() {
-        let mut aci = AciParams::new(0.5)
-            .memory(ScoreMemory::Rolling { capacity: 2 })
-            .check()
-            .unwrap()
-            .start(array![1.0, 2.0, 3.0].view())
-            .unwrap();
+        let mut aci = AdaptiveConformal::fit(
+            AciParams::new(0.5).memory(ScoreMemory::Rolling { capacity: 2 }),
+            array![1.0, 2.0, 3.0].view(),
+        )
+        .unwrap();
         assert_eq!(aci.memory_len(), 2); // 2.0, 3.0
         aci.observe_score(7.0).unwrap();
         assert_eq!(aci.memory_len(), 2); // 3.0, 7.0
-        let mut fixed = AciParams::new(0.5)
-            .memory(ScoreMemory::Fixed)
-            .check()
-            .unwrap()
-            .start(array![1.0, 2.0, 3.0].view())
-            .unwrap();
+        let mut fixed = AdaptiveConformal::fit(
+            AciParams::new(0.5).memory(ScoreMemory::Fixed),
+            array![1.0, 2.0, 3.0].view(),
+        )
+        .unwrap();
         fixed.observe_score(7.0).unwrap();
         assert_eq!(fixed.memory_len(), 3);
     }
@@ -608,9 +674,9 @@ mod tests {
         let predictions = Array2::<f32>::zeros((50, 2));
         let targets = Array2::from_shape_fn((50, 2), |(i, h)| (i as f32 + 1.0) * (h as f32 + 1.0));
         let params = AciParams::new(0.9).step_size(0.1).check().unwrap();
-        let mut aci = params
-            .start_positions_from_residuals(predictions.view(), targets.view())
-            .unwrap();
+        let mut aci =
+            PositionalAdaptiveConformal::fit_residuals(params, predictions.view(), targets.view())
+                .unwrap();
         assert_eq!(aci.horizon(), 2);
         let r = aci.radii();
         assert_eq!(r, array![46.0f32, 92.0]); // ⌈51 · 0.9⌉ = 46th smallest
@@ -632,16 +698,19 @@ mod tests {
         for bad in [0.0, 1.0, f64::NAN] {
             assert!(matches!(
                 AciParams::new(bad).check(),
-                Err(ConformalError::InvalidCoverage { .. })
+                Err(ConformalError::InvalidParameter(InvalidParameter {
+                    name: "coverage",
+                    ..
+                }))
             ));
         }
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(matches!(
                 AciParams::new(0.9).step_size(bad).check(),
-                Err(ConformalError::InvalidParameter {
+                Err(ConformalError::InvalidParameter(InvalidParameter {
                     name: "step_size",
                     ..
-                })
+                }))
             ));
         }
         assert!(
@@ -659,56 +728,55 @@ mod tests {
         );
         let params = AciParams::new(0.9).check().unwrap();
         assert!(matches!(
-            params.start(Array1::<f64>::zeros(0).view()),
-            Err(ConformalError::Empty { .. })
+            AdaptiveConformal::fit(params, Array1::<f64>::zeros(0).view()),
+            Err(ConformalError::Empty(_))
         ));
         assert!(matches!(
-            params.start(array![1.0, f64::NAN].view()),
-            Err(ConformalError::NonFinite { row: 1, .. })
+            AdaptiveConformal::fit(params, array![1.0, f64::NAN].view()),
+            Err(e @ ConformalError::NonFinite(_)) if e.row() == Some(1)
         ));
         assert!(matches!(
-            params.start_positions(Array2::<f64>::zeros((3, 0)).view()),
-            Err(ConformalError::Empty { .. })
+            PositionalAdaptiveConformal::fit(params, Array2::<f64>::zeros((3, 0)).view()),
+            Err(ConformalError::Empty(_))
         ));
         assert!(matches!(
-            params.start_positions(Array2::<f64>::zeros((0, 3)).view()),
-            Err(ConformalError::Empty { .. })
+            PositionalAdaptiveConformal::fit(params, Array2::<f64>::zeros((0, 3)).view()),
+            Err(ConformalError::Empty(_))
         ));
-        let mut aci = params.start(array![1.0, 2.0].view()).unwrap();
+        let mut aci = AdaptiveConformal::fit(params, array![1.0, 2.0].view()).unwrap();
         assert!(matches!(
             aci.update(0.0, f64::NAN),
-            Err(ConformalError::NonFinite { what: "truth", .. })
+            Err(ConformalError::NonFinite(NonFinite { what: "truth", .. }))
         ));
         assert!(matches!(
             aci.update(f64::INFINITY, 0.0),
-            Err(ConformalError::NonFinite {
+            Err(ConformalError::NonFinite(NonFinite {
                 what: "prediction",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             aci.observe_score(-1.0),
             Err(ConformalError::OutOfDomain { .. })
         ));
         assert_eq!(aci.steps(), 0);
-        let mut multi = params
-            .start_positions(Array2::<f64>::ones((20, 3)).view())
-            .unwrap();
+        let mut multi =
+            PositionalAdaptiveConformal::fit(params, Array2::<f64>::ones((20, 3)).view()).unwrap();
         let before = multi.clone();
         assert!(matches!(
             multi.update(array![0.0, 0.0].view(), array![0.0, 0.0].view()),
-            Err(ConformalError::ShapeMismatch { .. })
+            Err(ConformalError::ShapeMismatch(_))
         ));
         assert!(matches!(
             multi.update(array![0.0, 0.0, 0.0].view(), array![0.0, 0.0].view()),
-            Err(ConformalError::ShapeMismatch { .. })
+            Err(ConformalError::ShapeMismatch(_))
         ));
         assert!(matches!(
             multi.update(
                 array![0.0, 0.0, 0.0].view(),
                 array![0.0, 0.0, f64::NAN].view()
             ),
-            Err(ConformalError::NonFinite { row: 2, .. })
+            Err(e @ ConformalError::NonFinite(_)) if e.row() == Some(2)
         ));
         assert_eq!(multi, before);
     }

@@ -17,7 +17,9 @@
 
 use ndarray::{Array1, ArrayView1, ArrayView2, Dimension, Ix1, Ix2};
 
-use crate::score::{check_finite, check_same_shape, row_col};
+use fundalloc_core_types::Empty;
+
+use crate::score::{check_finite, check_same_shape, position};
 use crate::{ConformalError, PredictionIntervals, Real, Result};
 
 /// Coverage and width of a set of intervals (one horizon position, or a scalar predictor).
@@ -182,18 +184,16 @@ fn check_bounds<T: Real, D: Dimension>(
     truths: &ndarray::ArrayView<'_, T, D>,
 ) -> Result<()> {
     if truths.is_empty() {
-        return Err(ConformalError::Empty { what: "truths" });
+        return Err(Empty::new("truths").into());
     }
     check_same_shape("lower vs truths", truths, lower)?;
     check_same_shape("upper vs truths", truths, upper)?;
     check_finite("truths", truths)?;
     for ((index, &l), &u) in lower.indexed_iter().zip(upper.iter()) {
         if l.is_nan() || u.is_nan() || l > u {
-            let (row, col) = row_col(index);
             return Err(ConformalError::OutOfDomain {
                 what: "interval bounds",
-                row,
-                col,
+                at: position(index),
                 value: (u - l).to_f64_lossless(),
                 reason: "bounds must not be NaN and lower ≤ upper (the value is upper − lower)",
             });
@@ -241,24 +241,24 @@ mod tests {
         let a = array![0.0, 1.0];
         assert!(matches!(
             evaluate(a.view(), a.view(), array![0.0].view()),
-            Err(ConformalError::ShapeMismatch { .. })
+            Err(ConformalError::ShapeMismatch(_))
         ));
         assert!(matches!(
             evaluate(array![1.0, 0.0].view(), array![0.0, 0.0].view(), a.view()),
-            Err(ConformalError::OutOfDomain { row: 0, .. })
+            Err(e @ ConformalError::OutOfDomain { .. }) if e.row() == Some(0)
         ));
         assert!(matches!(
             evaluate(array![0.0, f64::NAN].view(), a.view(), a.view()),
-            Err(ConformalError::OutOfDomain { row: 1, .. })
+            Err(e @ ConformalError::OutOfDomain { .. }) if e.row() == Some(1)
         ));
         assert!(matches!(
             evaluate(a.view(), a.view(), array![0.0, f64::INFINITY].view()),
-            Err(ConformalError::NonFinite { row: 1, .. })
+            Err(e @ ConformalError::NonFinite(_)) if e.row() == Some(1)
         ));
         let empty = Array1::<f64>::zeros(0);
         assert!(matches!(
             evaluate(empty.view(), empty.view(), empty.view()),
-            Err(ConformalError::Empty { .. })
+            Err(ConformalError::Empty(_))
         ));
     }
 }

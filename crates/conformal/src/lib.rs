@@ -16,7 +16,7 @@ pub use eval::{
     IntervalEvaluation, PositionEvaluation, evaluate, evaluate_intervals,
     evaluate_position_intervals, evaluate_positions,
 };
-pub use fundalloc_core_types::Real;
+pub use fundalloc_core_types::{ParamGuard, Real};
 pub use quantile::{RankOverflow, conformal_quantile, conformal_rank};
 pub use score::{Score, absolute_residuals, normalized_residuals};
 pub use split::{
@@ -32,8 +32,8 @@ mod guide {}
 /// The types most programs need: `use fundalloc_conformal::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AciParams, AdaptiveConformal, ConformalError, HorizonCoverage, PositionalAdaptiveConformal,
-        PositionalConformal, PredictionIntervals, RankOverflow, Score, ScoreMemory, SplitConformal,
-        SplitConformalParams, SplitConformalValidParams,
+        AciParams, AdaptiveConformal, ConformalError, HorizonCoverage, ParamGuard,
+        PositionalAdaptiveConformal, PositionalConformal, PredictionIntervals, RankOverflow, Score,
+        ScoreMemory, SplitConformal, SplitConformalParams, SplitConformalValidParams,
     };
 }

@@ -13,6 +13,8 @@
 
 use ndarray::ArrayView1;
 
+use fundalloc_core_types::{Empty, NonFinite, Position, check};
+
 use crate::{ConformalError, Real, Result};
 
 /// What to do when the rank ⌈(n+1)·γ⌉ exceeds the number of scores `n`.
@@ -45,7 +47,7 @@ pub enum RankOverflow {
 /// # Ok::<(), fundalloc_conformal::ConformalError>(())
 /// ```
 pub fn conformal_rank(n: usize, level: f64) -> Result<usize> {
-    check_level(level)?;
+    check_level("level", level)?;
     Ok(rank_unchecked(n, level))
 }
 
@@ -76,12 +78,10 @@ pub(crate) fn min_scores_for(level: f64) -> usize {
     n
 }
 
-pub(crate) fn check_level(level: f64) -> Result<()> {
-    if level > 0.0 && level < 1.0 {
-        Ok(())
-    } else {
-        Err(ConformalError::InvalidCoverage { value: level })
-    }
+/// A coverage level (γ, or a level derived from it) must be in (0, 1).
+pub(crate) fn check_level(name: &'static str, level: f64) -> Result<()> {
+    check::in_open_unit(name, level)?;
+    Ok(())
 }
 
 /// The split conformal quantile of `scores` at `level`: the ⌈(n+1)·level⌉-th smallest score.
@@ -106,16 +106,14 @@ pub fn conformal_quantile<T: Real>(
     level: f64,
     overflow: RankOverflow,
 ) -> Result<T> {
-    check_level(level)?;
+    check_level("level", level)?;
     if scores.is_empty() {
-        return Err(ConformalError::Empty {
-            what: "calibration scores",
-        });
+        return Err(Empty::new("calibration scores").into());
     }
     let mut buffer = Vec::with_capacity(scores.len());
     for (row, &s) in scores.iter().enumerate() {
         if !s.is_finite() {
-            return Err(non_finite("calibration scores", row, 0, s));
+            return Err(non_finite("calibration scores", Position::Index(row), s));
         }
         buffer.push(s);
     }
@@ -148,23 +146,19 @@ pub(crate) fn quantile_of_finite<T: Real>(
     Ok(*kth)
 }
 
-pub(crate) fn non_finite<T: Real>(
-    what: &'static str,
-    row: usize,
-    col: usize,
-    value: T,
-) -> ConformalError {
-    ConformalError::NonFinite {
-        what,
-        row,
-        col,
-        value: value.to_f64_lossless(),
+pub(crate) fn non_finite<T: Real>(what: &'static str, at: Position, value: T) -> ConformalError {
+    let value = value.to_f64_lossless();
+    match at {
+        Position::Index(i) => NonFinite::at_index(what, i, value),
+        Position::Cell { row, col } => NonFinite::at_cell(what, row, col, value),
     }
+    .into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundalloc_core_types::InvalidParameter;
     use ndarray::array;
 
     #[test]
@@ -256,22 +250,25 @@ mod tests {
         let s = array![1.0, f64::NAN, 2.0];
         assert!(matches!(
             conformal_quantile(s.view(), 0.5, RankOverflow::Error),
-            Err(ConformalError::NonFinite { row: 1, .. })
+            Err(e @ ConformalError::NonFinite(_)) if e.row() == Some(1)
         ));
         let s = array![1.0, 2.0, f64::INFINITY];
         assert!(matches!(
             conformal_quantile(s.view(), 0.5, RankOverflow::Error),
-            Err(ConformalError::NonFinite { row: 2, .. })
+            Err(e @ ConformalError::NonFinite(_)) if e.row() == Some(2)
         ));
         let empty = ndarray::Array1::<f64>::zeros(0);
         assert!(matches!(
             conformal_quantile(empty.view(), 0.5, RankOverflow::Error),
-            Err(ConformalError::Empty { .. })
+            Err(ConformalError::Empty(_))
         ));
         for bad in [0.0, 1.0, -0.1, 1.5, f64::NAN] {
             assert!(matches!(
                 conformal_quantile(array![1.0].view(), bad, RankOverflow::Infinite),
-                Err(ConformalError::InvalidCoverage { .. })
+                Err(ConformalError::InvalidParameter(InvalidParameter {
+                    name: "level",
+                    ..
+                }))
             ));
             assert!(conformal_rank(10, bad).is_err());
         }

@@ -12,6 +12,8 @@
 
 use ndarray::{Array, ArrayView, Dimension, IntoDimension, Zip};
 
+use fundalloc_core_types::{Position, ShapeMismatch};
+
 use crate::quantile::non_finite;
 use crate::{ConformalError, Real, Result};
 
@@ -76,14 +78,17 @@ pub fn normalized_residuals<T: Real, D: Dimension>(
         .map_collect(|&p, &y, &s| (y - p).abs() / s))
 }
 
-/// Row and column of an element index of any dimensionality (column 0 for 1-D arrays).
-pub(crate) fn row_col<I: IntoDimension>(index: I) -> (usize, usize) {
+/// The position of an element index: an index for 1-D arrays, a cell for 2-D ones.
+pub(crate) fn position<I: IntoDimension>(index: I) -> Position {
     let dim = index.into_dimension();
     let s = dim.slice();
-    (
-        s.first().copied().unwrap_or(0),
-        s.get(1).copied().unwrap_or(0),
-    )
+    match s {
+        [i] => Position::Index(*i),
+        _ => Position::Cell {
+            row: s.first().copied().unwrap_or(0),
+            col: s.get(1).copied().unwrap_or(0),
+        },
+    }
 }
 
 pub(crate) fn check_same_shape<T, U, D: Dimension>(
@@ -94,11 +99,12 @@ pub(crate) fn check_same_shape<T, U, D: Dimension>(
     if expected.shape() == found.shape() {
         Ok(())
     } else {
-        Err(ConformalError::ShapeMismatch {
+        Err(ShapeMismatch::new(
             what,
-            expected: format!("{:?}", expected.shape()),
-            found: format!("{:?}", found.shape()),
-        })
+            format_args!("{:?}", expected.shape()),
+            format_args!("{:?}", found.shape()),
+        )
+        .into())
     }
 }
 
@@ -108,10 +114,7 @@ pub(crate) fn check_finite<T: Real, D: Dimension>(
 ) -> Result<()> {
     match values.indexed_iter().find(|(_, v)| !v.is_finite()) {
         None => Ok(()),
-        Some((index, &v)) => {
-            let (row, col) = row_col(index);
-            Err(non_finite(what, row, col, v))
-        }
+        Some((index, &v)) => Err(non_finite(what, position(index), v)),
     }
 }
 
@@ -121,16 +124,12 @@ pub(crate) fn check_positive_scales<T: Real, D: Dimension>(
     check_finite("scales", scales)?;
     match scales.indexed_iter().find(|(_, v)| **v <= T::zero()) {
         None => Ok(()),
-        Some((index, &v)) => {
-            let (row, col) = row_col(index);
-            Err(ConformalError::OutOfDomain {
-                what: "scales",
-                row,
-                col,
-                value: v.to_f64_lossless(),
-                reason: "a scale must be strictly positive",
-            })
-        }
+        Some((index, &v)) => Err(ConformalError::OutOfDomain {
+            what: "scales",
+            at: position(index),
+            value: v.to_f64_lossless(),
+            reason: "a scale must be strictly positive",
+        }),
     }
 }
 
@@ -139,22 +138,19 @@ pub(crate) fn check_scores<T: Real, D: Dimension>(scores: &ArrayView<'_, T, D>) 
     check_finite("calibration scores", scores)?;
     match scores.indexed_iter().find(|(_, v)| **v < T::zero()) {
         None => Ok(()),
-        Some((index, &v)) => {
-            let (row, col) = row_col(index);
-            Err(ConformalError::OutOfDomain {
-                what: "calibration scores",
-                row,
-                col,
-                value: v.to_f64_lossless(),
-                reason: "a score must be non-negative (use conformal_quantile for signed scores)",
-            })
-        }
+        Some((index, &v)) => Err(ConformalError::OutOfDomain {
+            what: "calibration scores",
+            at: position(index),
+            value: v.to_f64_lossless(),
+            reason: "a score must be non-negative (use conformal_quantile for signed scores)",
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundalloc_core_types::NonFinite;
     use ndarray::array;
 
     #[test]
@@ -178,33 +174,31 @@ mod tests {
         let y = array![[1.0, 2.0], [3.0, f64::NAN]];
         assert!(matches!(
             absolute_residuals(p.view(), y.view()),
-            Err(ConformalError::NonFinite {
+            Err(ConformalError::NonFinite(NonFinite {
                 what: "targets",
-                row: 1,
-                col: 1,
+                at: Position::Cell { row: 1, col: 1 },
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             absolute_residuals(p.view(), array![[1.0, 2.0]].view()),
-            Err(ConformalError::ShapeMismatch { .. })
+            Err(ConformalError::ShapeMismatch(_))
         ));
         assert!(matches!(
             normalized_residuals(p.view(), p.view(), array![[1.0, 2.0], [0.0, 1.0]].view()),
             Err(ConformalError::OutOfDomain {
                 what: "scales",
-                row: 1,
-                col: 0,
+                at: Position::Cell { row: 1, col: 0 },
                 ..
             })
         ));
         assert!(matches!(
             normalized_residuals(p.view(), p.view(), array![[1.0, 2.0]].view()),
-            Err(ConformalError::ShapeMismatch { .. })
+            Err(ConformalError::ShapeMismatch(_))
         ));
         assert!(matches!(
             check_scores(&array![0.0, -1.0].view()),
-            Err(ConformalError::OutOfDomain { row: 1, .. })
+            Err(e @ ConformalError::OutOfDomain { .. }) if e.row() == Some(1)
         ));
     }
 }

@@ -11,7 +11,8 @@
 #![allow(clippy::unwrap_used)] // a test
 
 use fundalloc_conformal::{
-    HorizonCoverage, RankOverflow, Score, SplitConformalParams, conformal_rank, evaluate_positions,
+    HorizonCoverage, ParamGuard, PositionalConformal, RankOverflow, Score, SplitConformal,
+    SplitConformalParams, conformal_rank, evaluate_positions,
 };
 use ndarray::{Array1, Array2, Axis};
 use proptest::prelude::*;
@@ -73,7 +74,7 @@ fn coverage_experiment(noise: Noise, n: usize, gamma: f64, reps: usize, seed: u6
         // Residuals of an arbitrary point predictor: targets = predictions + noise.
         let pred: Array1<f64> = (0..n).map(|i| (i % 7) as f64).collect();
         let y: Array1<f64> = pred.mapv(|p| p + noise.sample(&mut rng));
-        let fitted = params.calibrate(pred.view(), y.view()).unwrap();
+        let fitted = SplitConformal::fit(params, pred.view(), y.view()).unwrap();
         let test_pred: Array1<f64> = (0..M).map(|i| (i % 5) as f64 - 2.0).collect();
         let test_y: Array1<f64> = test_pred.mapv(|p| p + noise.sample(&mut rng));
         let iv = fitted.predict_interval(test_pred.view()).unwrap();
@@ -127,11 +128,8 @@ proptest! {
         let scores = Array2::from_shape_vec((n, 3), scores[..3 * n].to_vec()).unwrap();
         let (lo, hi) = if g1 <= g2 { (g1, g2) } else { (g2, g1) };
         let calibrate = |gamma: f64, s: &Array2<f64>| {
-            SplitConformalParams::new(gamma)
-                .rank_overflow(RankOverflow::Infinite)
-                .check()
-                .unwrap()
-                .calibrate_position_scores(s.view(), Score::AbsoluteResidual)
+            PositionalConformal::fit_scores(SplitConformalParams::new(gamma)
+                .rank_overflow(RankOverflow::Infinite), s.view(), Score::AbsoluteResidual)
                 .unwrap()
                 .into_radii()
         };
@@ -146,22 +144,16 @@ proptest! {
         prop_assert_eq!(&calibrate(lo, &permuted), &r_lo);
         prop_assert_eq!(&calibrate(hi, &permuted), &r_hi);
         // f32 gives the same order statistic.
-        let r32 = SplitConformalParams::new(hi)
-            .rank_overflow(RankOverflow::Infinite)
-            .check()
-            .unwrap()
-            .calibrate_position_scores(scores.mapv(|s| s as f32).view(), Score::AbsoluteResidual)
+        let r32 = PositionalConformal::fit_scores(SplitConformalParams::new(hi)
+            .rank_overflow(RankOverflow::Infinite), scores.mapv(|s| s as f32).view(), Score::AbsoluteResidual)
             .unwrap();
         for h in 0..3 {
             prop_assert_eq!(r32.radii()[h] as f64, r_hi[h] as f32 as f64);
         }
         // Bonferroni radii are never narrower.
-        let joint = SplitConformalParams::new(hi)
+        let joint = PositionalConformal::fit_scores(SplitConformalParams::new(hi)
             .rank_overflow(RankOverflow::Infinite)
-            .horizon_coverage(HorizonCoverage::Bonferroni)
-            .check()
-            .unwrap()
-            .calibrate_position_scores(scores.view(), Score::AbsoluteResidual)
+            .horizon_coverage(HorizonCoverage::Bonferroni), scores.view(), Score::AbsoluteResidual)
             .unwrap();
         for h in 0..3 {
             prop_assert!(joint.radii()[h] >= r_hi[h]);
@@ -180,12 +172,12 @@ fn bonferroni_reaches_joint_coverage_where_per_position_does_not() {
     let (cal_pred, cal_y) = (Array2::<f64>::zeros((n, h)), draw(n));
     let (test_pred, test_y) = (Array2::<f64>::zeros((m, h)), draw(m));
     let evaluate = |mode: HorizonCoverage| {
-        let fitted = SplitConformalParams::new(gamma)
-            .horizon_coverage(mode)
-            .check()
-            .unwrap()
-            .calibrate_positions(cal_pred.view(), cal_y.view())
-            .unwrap();
+        let fitted = PositionalConformal::fit(
+            SplitConformalParams::new(gamma).horizon_coverage(mode),
+            cal_pred.view(),
+            cal_y.view(),
+        )
+        .unwrap();
         let iv = fitted.predict_interval(test_pred.view()).unwrap();
         evaluate_positions(iv.lower.view(), iv.upper.view(), test_y.view()).unwrap()
     };

@@ -14,7 +14,9 @@
 
 #![allow(clippy::unwrap_used)] // a test: a malformed fixture should panic loudly
 
-use fundalloc_conformal::{ConformalError, SplitConformalParams};
+use fundalloc_conformal::{
+    ConformalError, PositionalConformal, SplitConformal, SplitConformalParams,
+};
 use ndarray::{Array1, Array2};
 use serde_json::Value;
 
@@ -77,10 +79,8 @@ fn split_intervals_match_mapie() {
         sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
         for level in case["levels"].as_array().unwrap() {
             let c = level["confidence_level"].as_f64().unwrap();
-            let result = SplitConformalParams::new(c)
-                .check()
-                .unwrap()
-                .calibrate(pred_cal.view(), y_cal.view());
+            let result =
+                SplitConformal::fit(SplitConformalParams::new(c), pred_cal.view(), y_cal.view());
             let what = format!("n = {n}, γ = {c}");
             if level["error"].as_bool().unwrap() {
                 match level["internal_quantile"].as_f64() {
@@ -146,11 +146,9 @@ fn positional_radii_match_mapie_run_per_column() {
     let pred_test = Array2::from_shape_fn((pred_test.len(), h), |(i, _)| pred_test[i]);
     for level in p["levels"].as_array().unwrap() {
         let c = level["confidence_level"].as_f64().unwrap();
-        let fitted = SplitConformalParams::new(c)
-            .check()
-            .unwrap()
-            .calibrate_positions(pred_cal.view(), y_cal.view())
-            .unwrap();
+        let fitted =
+            PositionalConformal::fit(SplitConformalParams::new(c), pred_cal.view(), y_cal.view())
+                .unwrap();
         let iv = fitted.predict_interval(pred_test.view()).unwrap();
         let (lower, upper) = (vec2(&level["lower"]), vec2(&level["upper"]));
         for ((i, j), &l) in lower.indexed_iter() {

@@ -19,7 +19,7 @@ fn calibrations_round_trip() {
         .horizon_coverage(HorizonCoverage::Bonferroni)
         .check()
         .unwrap();
-    let fitted = params.calibrate_positions(pred.view(), y.view()).unwrap();
+    let fitted = PositionalConformal::fit(params, pred.view(), y.view()).unwrap();
     let back: PositionalConformal<f32> = round_trip(&fitted);
     assert_eq!(back, fitted);
     let new = array![[1.0f32, 2.0, 3.0, 4.0]];
@@ -28,15 +28,13 @@ fn calibrations_round_trip() {
         fitted.predict_interval(new.view()).unwrap()
     );
 
-    let scalar = SplitConformalParams::new(0.8)
-        .check()
-        .unwrap()
-        .calibrate_normalized(
-            array![0.0, 1.0, 2.0, 3.0, 4.0].view(),
-            array![0.5, 1.0, 3.0, 2.0, 4.1].view(),
-            array![1.0, 2.0, 1.0, 0.5, 1.0].view(),
-        )
-        .unwrap();
+    let scalar = SplitConformal::fit_normalized(
+        SplitConformalParams::new(0.8),
+        array![0.0, 1.0, 2.0, 3.0, 4.0].view(),
+        array![0.5, 1.0, 3.0, 2.0, 4.1].view(),
+        array![1.0, 2.0, 1.0, 0.5, 1.0].view(),
+    )
+    .unwrap();
     assert_eq!(round_trip(&scalar), scalar);
     assert_eq!(round_trip(&params), params);
 }
@@ -46,12 +44,8 @@ fn an_aci_stream_resumes_exactly_after_reload() {
     let cal = Array2::from_shape_fn((30, 3), |(i, h)| {
         (i as f64 * 0.37).sin().abs() * (h + 1) as f64
     });
-    let mut live = AciParams::new(0.9)
-        .step_size(0.05)
-        .check()
-        .unwrap()
-        .start_positions(cal.view())
-        .unwrap();
+    let mut live =
+        PositionalAdaptiveConformal::fit(AciParams::new(0.9).step_size(0.05), cal.view()).unwrap();
     let window = |t: usize| -> (Array1<f64>, Array1<f64>) {
         let pred = Array1::from_elem(3, t as f64);
         let truth = pred.mapv(|p| p + ((p * 1.7).cos() * 2.5));

@@ -63,8 +63,8 @@ pub mod prelude {
 
     #[cfg(feature = "revenue-model")]
     pub use fundalloc_revenue_model::{
-        Dataset, FeatureSchema, FeatureTable, ModelKind, NoObserver, RevenueModel,
-        SyntheticCampaign, SyntheticParams, TrainObserver, TrainParams,
+        ExposureDataset, FeatureSchema, FeatureTable, ModelKind, NoObserver, Observer, ParamGuard,
+        RevenueModel, SyntheticCampaign, SyntheticParams, TrainParams,
     };
 
     #[cfg(all(feature = "revenue-model", feature = "allocator", feature = "metrics"))]

@@ -23,7 +23,7 @@
 //! use fundalloc::prelude::*;
 //!
 //! // A revenue matrix from elsewhere (here: the truth of a small synthetic world).
-//! let world = SyntheticCampaign::generate(&SyntheticParams { n_customers: 40, n_funds: 4, seed: 1 })?;
+//! let world = SyntheticCampaign::generate(SyntheticParams::default().n_customers(40).n_funds(4).seed(1))?;
 //! let report = allocate(
 //!     world.expected().clone(),
 //!     |b| b.exactly(1).exposures(vec![10; 4]),
@@ -45,8 +45,8 @@ use fundalloc_allocator::{
 use fundalloc_core_types::RevenueMatrix;
 use fundalloc_metrics::{Gini, normalized_gini, objective_ratio};
 use fundalloc_revenue_model::{
-    Dataset, FeatureTable, ModelKind, RevenueModel, RevenueModelError, TrainObserver, TrainReport,
-    ValidTrainParams, fit,
+    EpochReport, ExposureDataset, FeatureTable, ModelKind, Observer, RevenueModel,
+    RevenueModelError, TrainReport, ValidTrainParams, fit,
 };
 
 use crate::{Error, Result};
@@ -56,9 +56,10 @@ use crate::{Error, Result};
 /// ```no_run
 /// use fundalloc::pipeline::Pipeline;
 /// use fundalloc::prelude::*;
-/// # fn data() -> Dataset { unimplemented!() }
-/// let params = TrainParams::default().with_hidden(vec![64, 32]).check()?;
-/// let trained = Pipeline::new(ModelKind::Ours, params).fit(&data(), None, &mut NoObserver)?;
+/// # fn data() -> ExposureDataset { unimplemented!() }
+/// let params = TrainParams::default().hidden(vec![64, 32]).check()?;
+/// let trained =
+///     Pipeline::new(ModelKind::EntireSpaceLogNormal, params).fit(&data(), None, &mut NoObserver)?;
 /// # Ok::<(), fundalloc::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline that trains a `kind` model with `params` (see
-    /// [`TrainParams::check`](fundalloc_revenue_model::TrainParams::check)).
+    /// [`ParamGuard::check`](fundalloc_revenue_model::ParamGuard::check)).
     pub fn new(kind: ModelKind, params: ValidTrainParams) -> Self {
         Self { kind, params }
     }
@@ -95,9 +96,9 @@ impl Pipeline {
     /// divergence, …).
     pub fn fit(
         &self,
-        train: &Dataset,
-        valid: Option<&Dataset>,
-        observer: &mut dyn TrainObserver,
+        train: &ExposureDataset,
+        valid: Option<&ExposureDataset>,
+        observer: &mut impl Observer<EpochReport>,
     ) -> Result<TrainedPipeline> {
         if !self.kind.predicts_revenue() {
             return Err(RevenueModelError::Unsupported {

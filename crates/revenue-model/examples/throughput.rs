@@ -20,17 +20,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(default))
     };
     let (rows, epochs, predict_customers) = (arg(1, 54_000)?, arg(2, 4)?, arg(3, 250_000)?);
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: rows / 3,
-        n_funds: 8,
-        seed: 0,
-    })?;
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(rows / 3)
+            .n_funds(8)
+            .seed(0),
+    )?;
     let data = world.expose(3, 1.0, 1)?;
     let params = TrainParams::default()
-        .with_max_epochs(epochs)
-        .with_patience(epochs)
+        .max_epochs(epochs)
+        .patience(epochs)
         .check()?;
-    let (_, report) = fit(ModelKind::Ours, &params, &data, None, &mut NoObserver)?;
+    let (_, report) = fit(
+        ModelKind::EntireSpaceLogNormal,
+        &params,
+        &data,
+        None,
+        &mut NoObserver,
+    )?;
     let per_epoch: Vec<String> = report
         .history
         .iter()
@@ -48,16 +55,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.samples_per_second()
     );
 
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: predict_customers,
-        n_funds: 8,
-        seed: 0,
-    })?;
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(predict_customers)
+            .n_funds(8)
+            .seed(0),
+    )?;
     let train = world.expose(3, 1.0, 1)?;
     let train = train.select(&(0..train.len().min(20_000)).collect::<Vec<_>>())?;
     let (model, _) = fit(
-        ModelKind::Ours,
-        &TrainParams::default().with_max_epochs(1).check()?,
+        ModelKind::EntireSpaceLogNormal,
+        &TrainParams::default().max_epochs(1).check()?,
         &train,
         None,
         &mut NoObserver,

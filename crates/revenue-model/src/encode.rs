@@ -4,7 +4,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::Dataset;
+use crate::ExposureDataset;
 use crate::nn::blocks::{Inputs, Labels};
 
 /// What the model learned about the inputs besides its weights. Saved with the model.
@@ -23,7 +23,7 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    pub(crate) fn fit(data: &Dataset) -> Self {
+    pub(crate) fn fit(data: &ExposureDataset) -> Self {
         let schema = data.schema();
         let mut offsets = Vec::with_capacity(schema.categorical().len());
         let mut next = 0i64;
@@ -49,8 +49,13 @@ impl Encoder {
                 .sum::<f64>()
                 / n;
             mean.push(m as f32);
-            // A constant column is centred only.
-            std.push(if v > 1e-12 { v.sqrt() as f32 } else { 1.0 });
+            // A constant column is centred only. Values near ±f32::MAX can give a standard
+            // deviation just above f32::MAX: keep it finite (the largest f32).
+            std.push(if v > 1e-12 {
+                (v.sqrt() as f32).min(f32::MAX)
+            } else {
+                1.0
+            });
         }
         let (sum, count) = data
             .revenue()
@@ -87,7 +92,11 @@ impl Encoder {
     /// Appends one row of numeric values, standardised.
     pub(crate) fn push_numeric(&self, values: ArrayView1<'_, f32>, out: &mut Vec<f32>) {
         for (j, &x) in values.iter().enumerate() {
-            out.push((transform(x, self.log1p[j]) - self.mean[j]) / self.std[j]);
+            out.push(standardise(
+                transform(x, self.log1p[j]),
+                self.mean[j],
+                self.std[j],
+            ));
         }
     }
 
@@ -129,7 +138,7 @@ impl Encoder {
     /// Labels of rows `rows`, in model units; `eps` is the relative counterfactual revenue.
     pub(crate) fn labels(
         &self,
-        data: &Dataset,
+        data: &ExposureDataset,
         rows: &[usize],
         eps: f32,
         device: &Device,
@@ -155,4 +164,62 @@ impl Encoder {
 
 fn transform(x: f32, log1p: bool) -> f32 {
     if log1p { x.max(0.0).ln_1p() } else { x }
+}
+
+/// `(x − mean) / std`, safe for any finite inputs: the difference of two values near ±f32::MAX
+/// overflows f32, so it is taken in f64, and a result beyond the f32 range (a huge value
+/// against a small std) is clamped to ±f32::MAX instead of becoming ±∞. Whenever the plain
+/// f32 formula is finite its result is returned unchanged (bit for bit).
+fn standardise(x: f32, mean: f32, std: f32) -> f32 {
+    let plain = (x - mean) / std;
+    if plain.is_finite() {
+        return plain;
+    }
+    let z = (f64::from(x) - f64::from(mean)) / f64::from(std);
+    z.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extreme_features_keep_the_standardisation_finite() {
+        assert_eq!(standardise(3.0, 1.0, 2.0), 1.0);
+        let big = f32::MAX;
+        assert!(!(big - (-big)).is_finite()); // the plain difference overflows
+        assert_eq!(standardise(big, -big, 1.0), f32::MAX);
+        assert_eq!(standardise(-big, big, 1.0), -f32::MAX);
+        assert!((standardise(big, -big, big) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn features_near_the_f32_limits_give_finite_preprocessing() {
+        use crate::{ExposureDataset, FeatureSchema, Side};
+        use ndarray::{Array1, Array2};
+        let schema = FeatureSchema::builder()
+            .numeric("x", Side::Customer, false)
+            .build()
+            .unwrap();
+        let n = 6;
+        let num = Array2::from_shape_fn(
+            (n, 1),
+            |(i, _)| if i % 2 == 0 { f32::MAX } else { -f32::MAX },
+        );
+        let data = ExposureDataset::new(
+            schema,
+            Array2::zeros((n, 0)),
+            num.clone(),
+            Array1::from_elem(n, false),
+            Array1::zeros(n),
+        )
+        .unwrap();
+        let enc = Encoder::fit(&data);
+        assert!(enc.mean[0].is_finite() && enc.std[0].is_finite() && enc.std[0] > 0.0);
+        let mut out = Vec::new();
+        for row in num.rows() {
+            enc.push_numeric(row, &mut out);
+        }
+        assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
+    }
 }

@@ -2,50 +2,32 @@
 
 use std::path::PathBuf;
 
+use fundalloc_core_types::{Empty, InvalidParameter, NonFinite, ShapeMismatch, TooLarge};
+
 /// Everything that can go wrong in `fundalloc-revenue-model`.
 ///
 /// Every variant carries the data needed to find the cause (file, line, column, field, value).
+/// The shared leaf errors of `fundalloc-core-types` are embedded as they are. Not `Clone`:
+/// [`Io`](Self::Io) holds the `std::io::Error`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RevenueModelError {
     /// A parameter is outside its valid range.
-    #[error("invalid parameter `{name}` = {value}: {reason}")]
-    InvalidParam {
-        /// Parameter name.
-        name: &'static str,
-        /// The offending value, formatted.
-        value: String,
-        /// What the valid range is.
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
     /// An input is empty where at least one element is needed.
-    #[error("empty input: {what}")]
-    Empty {
-        /// What was empty.
-        what: &'static str,
-    },
+    #[error(transparent)]
+    Empty(#[from] Empty),
     /// Two inputs disagree in shape.
-    #[error("shape mismatch in {what}: expected {expected}, found {found}")]
-    ShapeMismatch {
-        /// What was checked.
-        what: &'static str,
-        /// Expected shape.
-        expected: String,
-        /// Found shape.
-        found: String,
-    },
-    /// A value is NaN or infinite.
-    #[error("non-finite value {value} in {what} at row {row}, column {col}")]
-    NonFinite {
-        /// Where.
-        what: &'static str,
-        /// Row index.
-        row: usize,
-        /// Column index.
-        col: usize,
-        /// The value.
-        value: f64,
-    },
+    #[error(transparent)]
+    ShapeMismatch(#[from] ShapeMismatch),
+    /// A value is NaN or infinite (its cell: row and column).
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
+    /// A size (from a caller or read from a model file) is larger than this crate accepts;
+    /// nothing of that size was allocated.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
     /// A label is invalid (negative revenue, conversion not 0/1, revenue without conversion...).
     #[error("invalid label in row {row}: {reason}")]
     InvalidLabel {

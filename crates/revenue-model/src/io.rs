@@ -6,12 +6,15 @@
 //! and every float parameter (rank, dims, values) in the network's traversal order.
 //! Version 2 added each categorical feature's level names; version 1 files still load (their
 //! features have none).
-//! Reading checks magic, version, length, checksum, every count and every tensor shape, so a
-//! truncated, corrupted or foreign file gives a typed error instead of a panic.
+//! Reading checks magic, version, length, checksum, every count and every tensor shape (each
+//! size against the bytes left before anything of that size is allocated), and that every
+//! stored number is finite, so a truncated, corrupted or foreign file gives a typed error
+//! instead of a panic or a model that predicts NaN.
 
 use std::path::Path;
 
 use burn::tensor::Device;
+use fundalloc_core_types::NonFinite;
 
 use crate::encode::Encoder;
 use crate::model::{Counterfactual, ModelKind, Net, NetDims};
@@ -209,6 +212,9 @@ fn parse_payload(payload: &[u8], version: u32) -> Result<RevenueModel> {
     {
         return Err(corrupt("invalid preprocessing constants"));
     }
+    if let Some((j, &m)) = mean.iter().enumerate().find(|(_, m)| !m.is_finite()) {
+        return Err(NonFinite::at_index("model file numeric means", j, f64::from(m)).into());
+    }
     let n_tensors = r.count()?;
     let mut tensors = Vec::new();
     for _ in 0..n_tensors {
@@ -225,6 +231,14 @@ fn parse_payload(payload: &[u8], version: u32) -> Result<RevenueModel> {
             return Err(corrupt("tensor larger than the file"));
         }
         let values = (0..n).map(|_| r.f32()).collect::<Result<Vec<_>>>()?;
+        // A NaN or infinite weight would make every prediction NaN: refuse it here, with its
+        // place (tensor, value), rather than load a model that cannot predict.
+        if let Some((j, &v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let tensor = tensors.len();
+            return Err(
+                NonFinite::at_cell("model file parameters", tensor, j, f64::from(v)).into(),
+            );
+        }
         tensors.push((shape, values));
     }
     if r.remaining() != 0 {
@@ -364,11 +378,12 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Dataset, ModelKind, NoObserver, TrainParams, fit};
+    use crate::{ExposureDataset, ModelKind, NoObserver, TrainParams, fit};
+    use fundalloc_core_types::ParamGuard;
     use ndarray::{Array1, Array2};
 
     /// A one-epoch model over a customer feature with levels and a fund feature with codes.
-    fn model_with_levels() -> (RevenueModel, Dataset) {
+    fn model_with_levels() -> (RevenueModel, ExposureDataset) {
         let schema = FeatureSchema::builder()
             .categorical_levels("segment", ["mass", "premium", "private"], Side::Customer)
             .categorical("fund", 2, Side::Fund)
@@ -380,14 +395,22 @@ mod tests {
             Array2::from_shape_fn((n, 2), |(i, j)| (if j == 0 { i % 3 } else { i % 2 }) as u32);
         let converted = Array1::from_shape_fn(n, |i| i % 3 == 2);
         let revenue = Array1::from_shape_fn(n, |i| if i % 3 == 2 { 5.0 } else { 0.0 });
-        let data = Dataset::new(schema, cat, Array2::zeros((n, 0)), converted, revenue).unwrap();
+        let data =
+            ExposureDataset::new(schema, cat, Array2::zeros((n, 0)), converted, revenue).unwrap();
         let params = TrainParams::default()
-            .with_hidden(vec![4])
-            .with_batch_size(8)
-            .with_max_epochs(1)
+            .hidden(vec![4])
+            .batch_size(8)
+            .max_epochs(1)
             .check()
             .unwrap();
-        let (model, _) = fit(ModelKind::Ours, &params, &data, None, &mut NoObserver).unwrap();
+        let (model, _) = fit(
+            ModelKind::EntireSpaceLogNormal,
+            &params,
+            &data,
+            None,
+            &mut NoObserver,
+        )
+        .unwrap();
         (model, data)
     }
 
@@ -400,6 +423,28 @@ mod tests {
         out.extend_from_slice(&payload);
         out.extend_from_slice(&fnv1a(&payload).to_le_bytes());
         out
+    }
+
+    #[test]
+    fn non_finite_parameters_are_refused_at_load() {
+        let (model, _) = cached_model();
+        let bytes = model.to_bytes();
+        let n_tensors = params_io::collect(&model.net).len();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            // The payload ends with the last float of the last tensor.
+            let mutated = rewrite_payload(&bytes, |p| {
+                let end = p.len();
+                p[end - 4..].copy_from_slice(&bad.to_le_bytes());
+            });
+            match RevenueModel::from_bytes(&mutated) {
+                Err(RevenueModelError::NonFinite(e)) => {
+                    assert_eq!(e.what, "model file parameters");
+                    assert_eq!(e.row(), n_tensors - 1);
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(RevenueModel::from_bytes(&bytes).is_ok());
     }
 
     #[test]
@@ -417,7 +462,7 @@ mod tests {
         assert!(old.schema().categorical()[0].levels.is_empty());
         assert_eq!(old.schema().categorical()[0].cardinality, 3);
         // The same codes under the level-less schema (a dataset must match its model's schema).
-        let coded = Dataset::new(
+        let coded = ExposureDataset::new(
             old.schema().clone(),
             data.categorical().to_owned(),
             data.numeric().to_owned(),
@@ -463,8 +508,9 @@ mod tests {
     }
 
     /// The model of [`model_with_levels`], trained once for all proptest cases.
-    fn cached_model() -> &'static (RevenueModel, Dataset) {
-        static MODEL: std::sync::OnceLock<(RevenueModel, Dataset)> = std::sync::OnceLock::new();
+    fn cached_model() -> &'static (RevenueModel, ExposureDataset) {
+        static MODEL: std::sync::OnceLock<(RevenueModel, ExposureDataset)> =
+            std::sync::OnceLock::new();
         MODEL.get_or_init(model_with_levels)
     }
 

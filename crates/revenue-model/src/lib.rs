@@ -13,25 +13,28 @@ mod revenue_model;
 mod train;
 
 pub use data::csv_load::{LabelColumns, load_csv, read_csv_levels};
-pub use data::dataset::{Dataset, FeatureTable};
+pub use data::dataset::{ExposureDataset, FeatureTable};
 pub use data::schema::{
     CategoricalFeature, CodeLookup, DEFAULT_EMBEDDING_DIM, FeatureSchema, FeatureSchemaBuilder,
     NumericFeature, Side, UnknownCategory,
 };
-pub use data::synthetic::{CampaignOutcome, SyntheticCampaign, SyntheticParams};
+pub use data::synthetic::{
+    CampaignOutcome, MAX_SYNTHETIC_PAIRS, SyntheticCampaign, SyntheticParams, SyntheticValidParams,
+};
 pub use error::{Result, RevenueModelError};
+pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
 pub use io::FORMAT_VERSION;
 pub use model::ModelKind;
 pub use nn::loss::CounterfactualTerm;
 pub use params::{TrainParams, ValidTrainParams};
 pub use revenue_model::{Predictions, RevenueModel};
-pub use train::{EpochReport, NoObserver, TrainObserver, TrainReport, fit};
+pub use train::{EpochReport, TrainReport, fit};
 
 /// The types most programs need: `use fundalloc_revenue_model::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CampaignOutcome, Dataset, FeatureSchema, FeatureTable, LabelColumns, ModelKind, NoObserver,
-        Predictions, RevenueModel, RevenueModelError, Side, SyntheticCampaign, SyntheticParams,
-        TrainObserver, TrainParams, fit, load_csv,
+        CampaignOutcome, EpochReport, ExposureDataset, FeatureSchema, FeatureTable, LabelColumns,
+        ModelKind, NoObserver, Observer, ParamGuard, Predictions, RevenueModel, RevenueModelError,
+        Side, SyntheticCampaign, SyntheticParams, TrainParams, fit, load_csv,
     };
 }

@@ -1,42 +1,42 @@
-//! Training hyper-parameters: a builder checked once before use (linfa's params pattern).
+//! Training hyper-parameters: linfa's `ParamGuard` (build, then check once before use).
+
+use fundalloc_core_types::{InvalidParameter, ParamGuard, check};
 
 use crate::{CounterfactualTerm, Result, RevenueModelError};
 
-/// Hyper-parameters of [`fit`](crate::fit). Build with [`TrainParams::default`] and the
-/// `with_*` methods, then [`check`](TrainParams::check) them.
+/// Hyper-parameters of [`fit`](crate::fit) (unchecked). Build with [`TrainParams::default`]
+/// and the setters; `fit` checks them, or check ahead with [`ParamGuard::check`].
 ///
 /// Defaults follow the paper where it says something (batch 512, Adam, lr and dropout from its
 /// grid `{0.01, 0.02, 0.04, 0.06} × {0.1, 0.3, 0.5}`) and are otherwise small.
+///
+/// ```
+/// use fundalloc_revenue_model::{ParamGuard, TrainParams};
+/// let params = TrainParams::default().learning_rate(0.02).dropout(0.3).seed(7).check()?;
+/// assert_eq!(params.learning_rate(), 0.02);
+/// assert!(TrainParams::default().epsilon(f64::NAN).check().is_err());
+/// # Ok::<(), fundalloc_revenue_model::RevenueModelError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrainParams(ValidTrainParams);
+
+/// [`TrainParams`] that passed [`ParamGuard::check`]; read with the getters.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TrainParams {
-    /// Hidden layer sizes of every MLP tower (default `[64, 32]`).
-    pub hidden: Vec<usize>,
-    /// Number of experts of MMoE (default 4).
-    pub n_experts: usize,
-    /// Adam learning rate (default 0.01).
-    pub learning_rate: f64,
-    /// Dropout probability after each hidden layer (default 0.1).
-    pub dropout: f64,
-    /// Mini-batch size (default 512).
-    pub batch_size: usize,
-    /// Upper bound on epochs (default 30).
-    pub max_epochs: usize,
-    /// Early stopping: stop after this many epochs without a better validation loss (default 3).
-    pub patience: usize,
-    /// Fraction of the training rows held out for early stopping when no validation set is
-    /// given (default 0.1, the paper's 90/10 split).
-    pub validation_fraction: f64,
-    /// Counterfactual revenue ε of a row that did not convert (Eq. 5), as a fraction of the
-    /// revenue scale `s` (mean revenue of converted training rows); default 0.01.
-    pub epsilon: f64,
-    /// How Ours scores the counterfactual revenue ε of a row that did not convert (default:
-    /// the probability `Φ((ln ε − μ)/σ)`; the paper's literal density is the alternative).
-    pub counterfactual: CounterfactualTerm,
-    /// Seed of initialisation, shuffling, the validation split and dropout.
-    pub seed: u64,
+pub struct ValidTrainParams {
+    hidden: Vec<usize>,
+    n_experts: usize,
+    learning_rate: f64,
+    dropout: f64,
+    batch_size: usize,
+    max_epochs: usize,
+    patience: usize,
+    validation_fraction: f64,
+    epsilon: f64,
+    counterfactual: CounterfactualTerm,
+    seed: u64,
 }
 
-impl Default for TrainParams {
+impl Default for ValidTrainParams {
     fn default() -> Self {
         Self {
             hidden: vec![64, 32],
@@ -55,126 +55,181 @@ impl Default for TrainParams {
 }
 
 impl TrainParams {
-    /// Sets the hidden layer sizes.
-    pub fn with_hidden(mut self, hidden: impl Into<Vec<usize>>) -> Self {
-        self.hidden = hidden.into();
+    /// Hidden layer sizes of every MLP tower (default `[64, 32]`; at least one layer, each ≥ 1).
+    #[must_use]
+    pub fn hidden(mut self, hidden: impl Into<Vec<usize>>) -> Self {
+        self.0.hidden = hidden.into();
         self
     }
-    /// Sets the learning rate.
-    pub fn with_learning_rate(mut self, lr: f64) -> Self {
-        self.learning_rate = lr;
+    /// Number of experts of MMoE (default 4, ≥ 1).
+    #[must_use]
+    pub fn n_experts(mut self, n_experts: usize) -> Self {
+        self.0.n_experts = n_experts;
         self
     }
-    /// Sets the dropout probability.
-    pub fn with_dropout(mut self, p: f64) -> Self {
-        self.dropout = p;
+    /// Adam learning rate (default 0.01; finite, > 0).
+    #[must_use]
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.0.learning_rate = learning_rate;
         self
     }
-    /// Sets the batch size.
-    pub fn with_batch_size(mut self, b: usize) -> Self {
-        self.batch_size = b;
+    /// Dropout probability after each hidden layer (default 0.1; in [0, 1)).
+    #[must_use]
+    pub fn dropout(mut self, dropout: f64) -> Self {
+        self.0.dropout = dropout;
         self
     }
-    /// Sets the maximum number of epochs.
-    pub fn with_max_epochs(mut self, e: usize) -> Self {
-        self.max_epochs = e;
+    /// Mini-batch size (default 512, ≥ 1).
+    #[must_use]
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.0.batch_size = batch_size;
         self
     }
-    /// Sets the early-stopping patience.
-    pub fn with_patience(mut self, p: usize) -> Self {
-        self.patience = p;
+    /// Upper bound on epochs (default 30, ≥ 1).
+    #[must_use]
+    pub fn max_epochs(mut self, max_epochs: usize) -> Self {
+        self.0.max_epochs = max_epochs;
         self
     }
-    /// Sets the held-out validation fraction.
-    pub fn with_validation_fraction(mut self, f: f64) -> Self {
-        self.validation_fraction = f;
+    /// Early stopping: stop after this many epochs without a better validation loss
+    /// (default 3, ≥ 1).
+    #[must_use]
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.0.patience = patience;
         self
     }
-    /// Sets the relative counterfactual revenue ε.
-    pub fn with_epsilon(mut self, eps: f64) -> Self {
-        self.epsilon = eps;
+    /// Fraction of the training rows held out for early stopping when no validation set is
+    /// given (default 0.1, the paper's 90/10 split; in (0, 1)).
+    #[must_use]
+    pub fn validation_fraction(mut self, validation_fraction: f64) -> Self {
+        self.0.validation_fraction = validation_fraction;
         self
     }
-    /// Sets how Ours scores the counterfactual revenue.
-    pub fn with_counterfactual(mut self, term: CounterfactualTerm) -> Self {
-        self.counterfactual = term;
+    /// Counterfactual revenue ε of a row that did not convert (Eq. 5), as a fraction of the
+    /// revenue scale `s` (mean revenue of converted training rows); default 0.01, finite, > 0.
+    #[must_use]
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
+        self.0.epsilon = epsilon;
         self
     }
-    /// Sets the number of MMoE experts.
-    pub fn with_n_experts(mut self, k: usize) -> Self {
-        self.n_experts = k;
+    /// How the entire-space model scores the counterfactual revenue ε of a row that did not
+    /// convert (default: the probability `Φ((ln ε − μ)/σ)`; the paper's literal density is the
+    /// alternative).
+    #[must_use]
+    pub fn counterfactual(mut self, counterfactual: CounterfactualTerm) -> Self {
+        self.0.counterfactual = counterfactual;
         self
     }
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+    /// Seed of initialisation, shuffling, the validation split and dropout.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
         self
-    }
-
-    /// Checks every field; the result is what [`fit`](crate::fit) takes.
-    pub fn check(self) -> Result<ValidTrainParams> {
-        let bad = |name: &'static str, value: String, reason: &'static str| {
-            Err(RevenueModelError::InvalidParam {
-                name,
-                value,
-                reason,
-            })
-        };
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return bad(
-                "hidden",
-                format!("{:?}", self.hidden),
-                "needs at least one layer, each of size >= 1",
-            );
-        }
-        if self.n_experts == 0 {
-            return bad("n_experts", "0".into(), "must be at least 1");
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(
-                "learning_rate",
-                self.learning_rate.to_string(),
-                "must be finite and > 0",
-            );
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return bad("dropout", self.dropout.to_string(), "must be in [0, 1)");
-        }
-        if self.batch_size == 0 {
-            return bad("batch_size", "0".into(), "must be at least 1");
-        }
-        if self.max_epochs == 0 {
-            return bad("max_epochs", "0".into(), "must be at least 1");
-        }
-        if self.patience == 0 {
-            return bad("patience", "0".into(), "must be at least 1");
-        }
-        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
-            return bad(
-                "validation_fraction",
-                self.validation_fraction.to_string(),
-                "must be in (0, 1)",
-            );
-        }
-        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return bad(
-                "epsilon",
-                self.epsilon.to_string(),
-                "must be finite and > 0",
-            );
-        }
-        Ok(ValidTrainParams(self))
     }
 }
 
-/// [`TrainParams`] that passed [`TrainParams::check`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ValidTrainParams(TrainParams);
+impl ParamGuard for TrainParams {
+    type Checked = ValidTrainParams;
+    type Error = RevenueModelError;
 
-impl std::ops::Deref for ValidTrainParams {
-    type Target = TrainParams;
-    fn deref(&self) -> &TrainParams {
-        &self.0
+    /// Checks every field.
+    fn check_ref(&self) -> Result<&ValidTrainParams> {
+        let p = &self.0;
+        if p.hidden.is_empty() || p.hidden.contains(&0) {
+            return Err(InvalidParameter::new(
+                "hidden",
+                format_args!("{:?}", p.hidden),
+                "needs at least one layer, each of size >= 1",
+            )
+            .into());
+        }
+        check::at_least("n_experts", p.n_experts, 1)?;
+        check::positive("learning_rate", p.learning_rate)?;
+        check::in_half_open_unit_left("dropout", p.dropout)?;
+        check::at_least("batch_size", p.batch_size, 1)?;
+        check::at_least("max_epochs", p.max_epochs, 1)?;
+        check::at_least("patience", p.patience, 1)?;
+        check::in_open_unit("validation_fraction", p.validation_fraction)?;
+        check::positive("epsilon", p.epsilon)?;
+        // ln ε is the counterfactual log-revenue: it must be finite too (ε of 1e-320 is > 0
+        // but its f32 image is 0).
+        let epsilon_f32 = p.epsilon as f32;
+        if !(epsilon_f32 > 0.0 && epsilon_f32.is_finite()) {
+            return Err(InvalidParameter::new(
+                "epsilon",
+                p.epsilon,
+                "must be a positive number representable in f32",
+            )
+            .into());
+        }
+        Ok(p)
+    }
+
+    fn check(self) -> Result<ValidTrainParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+fundalloc_core_types::checked_params!(ValidTrainParams, RevenueModelError);
+
+/// A borrowed checked value passes too (`fit(kind, &params, …)` in a loop over kinds); `check`
+/// clones it.
+impl ParamGuard for &ValidTrainParams {
+    type Checked = ValidTrainParams;
+    type Error = RevenueModelError;
+    fn check_ref(&self) -> Result<&ValidTrainParams> {
+        Ok(self)
+    }
+    fn check(self) -> Result<ValidTrainParams> {
+        Ok(self.clone())
+    }
+}
+
+impl ValidTrainParams {
+    /// Hidden layer sizes of every MLP tower.
+    pub fn hidden(&self) -> &[usize] {
+        &self.hidden
+    }
+    /// Number of experts of MMoE.
+    pub fn n_experts(&self) -> usize {
+        self.n_experts
+    }
+    /// Adam learning rate.
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+    /// Dropout probability.
+    pub fn dropout(&self) -> f64 {
+        self.dropout
+    }
+    /// Mini-batch size.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    /// Upper bound on epochs.
+    pub fn max_epochs(&self) -> usize {
+        self.max_epochs
+    }
+    /// Early-stopping patience.
+    pub fn patience(&self) -> usize {
+        self.patience
+    }
+    /// Held-out validation fraction.
+    pub fn validation_fraction(&self) -> f64 {
+        self.validation_fraction
+    }
+    /// Relative counterfactual revenue ε.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+    /// How the counterfactual revenue is scored.
+    pub fn counterfactual(&self) -> CounterfactualTerm {
+        self.counterfactual
+    }
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 }
 
@@ -187,23 +242,43 @@ mod tests {
         let d = TrainParams::default;
         assert!(d().check().is_ok());
         let cases = [
-            ("hidden", d().with_hidden(vec![])),
-            ("hidden", d().with_hidden(vec![8, 0])),
-            ("learning_rate", d().with_learning_rate(0.0)),
-            ("learning_rate", d().with_learning_rate(f64::NAN)),
-            ("dropout", d().with_dropout(1.0)),
-            ("dropout", d().with_dropout(-0.1)),
-            ("batch_size", d().with_batch_size(0)),
-            ("max_epochs", d().with_max_epochs(0)),
-            ("patience", d().with_patience(0)),
-            ("validation_fraction", d().with_validation_fraction(1.0)),
-            ("epsilon", d().with_epsilon(0.0)),
-            ("n_experts", d().with_n_experts(0)),
+            ("hidden", d().hidden(vec![])),
+            ("hidden", d().hidden(vec![8, 0])),
+            ("learning_rate", d().learning_rate(0.0)),
+            ("learning_rate", d().learning_rate(f64::NAN)),
+            ("dropout", d().dropout(1.0)),
+            ("dropout", d().dropout(-0.1)),
+            ("batch_size", d().batch_size(0)),
+            ("max_epochs", d().max_epochs(0)),
+            ("patience", d().patience(0)),
+            ("validation_fraction", d().validation_fraction(1.0)),
+            ("epsilon", d().epsilon(0.0)),
+            ("epsilon", d().epsilon(1e-320)),
+            ("n_experts", d().n_experts(0)),
         ];
         for (field, p) in cases {
             match p.check() {
-                Err(RevenueModelError::InvalidParam { name, .. }) => assert_eq!(name, field),
+                Err(RevenueModelError::InvalidParameter(e)) => assert_eq!(e.name, field),
                 other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_float_field_refuses_nan_and_infinities() {
+        type Set = fn(TrainParams, f64) -> TrainParams;
+        let floats: [(&str, Set); 4] = [
+            ("learning_rate", TrainParams::learning_rate),
+            ("dropout", TrainParams::dropout),
+            ("validation_fraction", TrainParams::validation_fraction),
+            ("epsilon", TrainParams::epsilon),
+        ];
+        for (field, set) in floats {
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                match set(TrainParams::default(), bad).check() {
+                    Err(RevenueModelError::InvalidParameter(e)) => assert_eq!(e.name, field),
+                    other => panic!("{field} = {bad}: {other:?}"),
+                }
             }
         }
     }

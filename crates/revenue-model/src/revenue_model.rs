@@ -4,13 +4,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array1, ArrayView2};
 use rayon::prelude::*;
 
-use fundalloc_core_types::RevenueMatrix;
+use fundalloc_core_types::{Empty, NonFinite, RevenueMatrix, ShapeMismatch};
 
 use crate::encode::Encoder;
 use crate::model::{Counterfactual, Heads, ModelKind, Net, NetDims};
 use crate::nn::blocks::{Inputs, SideInputs};
 use crate::train::{missing_head, read_scalar};
-use crate::{Dataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
+use crate::{ExposureDataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
 
 /// Rows per forward pass at prediction time.
 const PREDICT_CHUNK: usize = 8192;
@@ -18,8 +18,9 @@ const PREDICT_CHUNK: usize = 8192;
 const MAX_EXP: f32 = 80.0;
 
 /// Predictions for a set of rows. Fields a model does not produce are `None`
-/// (DNN-C has no revenue, DNN-R no conversion probability or μ, σ; only Ours and ZILN have μ, σ).
+/// (DNN-C has no revenue, DNN-R no conversion probability or μ, σ; only the entire-space model and ZILN have μ, σ).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Predictions {
     /// Conversion probability `P_c`.
     pub p_convert: Option<Array1<f32>>,
@@ -27,7 +28,7 @@ pub struct Predictions {
     pub mu: Option<Array1<f32>>,
     /// Log-normal scale σ.
     pub sigma: Option<Array1<f32>>,
-    /// Expected revenue `E = P_c·exp(μ + σ²/2)` (Ours, ZILN), `P_c·R̂` (two-task baselines) or
+    /// Expected revenue `E = P_c·exp(μ + σ²/2)` (entire-space, ZILN), `P_c·R̂` (two-task baselines) or
     /// the direct regression (DNN-R).
     pub expected: Option<Array1<f32>>,
 }
@@ -78,7 +79,7 @@ impl RevenueModel {
         Device::flex()
     }
 
-    fn check_schema(&self, data: &Dataset) -> Result<()> {
+    fn check_schema(&self, data: &ExposureDataset) -> Result<()> {
         if data.schema() != &self.schema {
             return Err(RevenueModelError::SchemaMismatch {
                 reason: "dataset schema differs from the model's".into(),
@@ -88,7 +89,7 @@ impl RevenueModel {
     }
 
     /// Mean training loss of the model on `data` (no dropout), with relative ε `eps`.
-    pub(crate) fn loss(&self, data: &Dataset, eps: f32) -> Result<f64> {
+    pub(crate) fn loss(&self, data: &ExposureDataset, eps: f32) -> Result<f64> {
         let device = Self::device();
         let rows: Vec<usize> = (0..data.len()).collect();
         let mut total = 0.0;
@@ -108,7 +109,7 @@ impl RevenueModel {
     }
 
     /// Predicts every row of `data` (chunks of 8192 rows in parallel).
-    pub fn predict(&self, data: &Dataset) -> Result<Predictions> {
+    pub fn predict(&self, data: &ExposureDataset) -> Result<Predictions> {
         self.check_schema(data)?;
         self.predict_features(data.categorical(), data.numeric())
     }
@@ -121,17 +122,15 @@ impl RevenueModel {
     ) -> Result<Predictions> {
         let n = categorical.nrows().max(numeric.nrows());
         if n == 0 {
-            return Err(RevenueModelError::Empty {
-                what: "rows to predict",
-            });
+            return Err(RevenueModelError::from(Empty::new("rows to predict")));
         }
         let (nc, nn) = (self.schema.categorical().len(), self.schema.numeric().len());
         if categorical.dim() != (n, nc) || numeric.dim() != (n, nn) {
-            return Err(RevenueModelError::ShapeMismatch {
-                what: "feature matrices",
-                expected: format!("{n} × {nc} codes and {n} × {nn} values"),
-                found: format!("{:?} and {:?}", categorical.dim(), numeric.dim()),
-            });
+            return Err(RevenueModelError::from(ShapeMismatch::new(
+                "feature matrices",
+                format_args!("{n} × {nc} codes and {n} × {nn} values"),
+                format_args!("{:?} and {:?}", categorical.dim(), numeric.dim()),
+            )));
         }
         // Validate codes and values through a throw-away dataset-free check.
         for (j, c) in self.schema.categorical().iter().enumerate() {
@@ -150,12 +149,12 @@ impl RevenueModel {
             }
         }
         if let Some(((row, col), &v)) = numeric.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(RevenueModelError::NonFinite {
-                what: "numeric features",
+            return Err(RevenueModelError::from(NonFinite::at_cell(
+                "numeric features",
                 row,
                 col,
-                value: f64::from(v),
-            });
+                f64::from(v),
+            )));
         }
         let starts: Vec<usize> = (0..n).step_by(PREDICT_CHUNK).collect();
         let parts: Vec<HostHeads> = starts

@@ -9,10 +9,15 @@ use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 use crate::encode::Encoder;
 use crate::model::{Counterfactual, ModelKind, Net, NetDims};
-use crate::{Dataset, Result, RevenueModel, RevenueModelError, ValidTrainParams, params_io};
+use fundalloc_core_types::{Observer, ParamGuard};
 
-/// Progress of one epoch, handed to a [`TrainObserver`].
+use crate::{
+    ExposureDataset, Result, RevenueModel, RevenueModelError, ValidTrainParams, params_io,
+};
+
+/// Progress of one epoch, handed to an [`Observer`]'s `on_epoch`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EpochReport {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -26,22 +31,9 @@ pub struct EpochReport {
     pub samples_per_second: f64,
 }
 
-/// Watches a training run (argmin-style observer). Every method has a no-op default.
-pub trait TrainObserver {
-    /// Called after each mini-batch with the number of batches done in this epoch and the total.
-    fn on_batch(&mut self, _epoch: usize, _done: usize, _total: usize) {}
-    /// Called after each epoch.
-    fn on_epoch(&mut self, _report: &EpochReport) {}
-}
-
-/// The observer that watches nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoObserver;
-
-impl TrainObserver for NoObserver {}
-
 /// Summary of a training run.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TrainReport {
     /// One report per epoch run.
     pub history: Vec<EpochReport>,
@@ -67,14 +59,33 @@ impl TrainReport {
 ///
 /// Runs on burn's pure-Rust Flex CPU backend with autodiff. The seed fixes initialisation,
 /// shuffling, the validation split and (through the backend's RNG, which is process-global)
-/// dropout.
+/// dropout. The observer sees every mini-batch (`on_step(epoch, batch, batches)`) and every
+/// epoch's [`EpochReport`] (`on_epoch`).
+///
+/// ```
+/// use fundalloc_revenue_model::{
+///     ModelKind, NoObserver, SyntheticCampaign, SyntheticParams, TrainParams, fit,
+/// };
+/// let world = SyntheticCampaign::generate(SyntheticParams::default().n_customers(60).n_funds(3))?;
+/// let log = world.expose(2, 1.0, 1)?;
+/// let params = TrainParams::default().hidden(vec![8]).max_epochs(1).seed(7);
+/// let (model, report) = fit(ModelKind::EntireSpaceLogNormal, params, &log, None, &mut NoObserver)?;
+/// assert_eq!(report.history.len(), 1);
+/// assert_eq!(model.kind().name(), "Ours"); // the paper's Table 1 label
+/// # Ok::<(), fundalloc_revenue_model::RevenueModelError>(())
+/// ```
+///
+/// # Errors
+/// Invalid parameters, a validation set on another schema, a split that leaves a part empty,
+/// or a diverged loss.
 pub fn fit(
     kind: ModelKind,
-    params: &ValidTrainParams,
-    train: &Dataset,
-    valid: Option<&Dataset>,
-    observer: &mut dyn TrainObserver,
+    params: impl ParamGuard<Checked = ValidTrainParams, Error = RevenueModelError>,
+    train: &ExposureDataset,
+    valid: Option<&ExposureDataset>,
+    observer: &mut impl Observer<EpochReport>,
 ) -> Result<(RevenueModel, TrainReport)> {
+    let params = params.check()?;
     let split;
     let (train, valid) = match valid {
         Some(v) => {
@@ -86,7 +97,7 @@ pub fn fit(
             (train, v)
         }
         None => {
-            split = train.split(params.validation_fraction, params.seed ^ 0x5eed)?;
+            split = train.split(params.validation_fraction(), params.seed() ^ 0x5eed)?;
             (&split.0, &split.1)
         }
     };
@@ -97,21 +108,21 @@ pub fn fit(
         n_categorical: schema.categorical().len(),
         embedding_dim: schema.embedding_dim(),
         input: schema.input_dim(),
-        hidden: params.hidden.clone(),
-        n_experts: params.n_experts,
-        dropout: params.dropout,
+        hidden: params.hidden().to_vec(),
+        n_experts: params.n_experts(),
+        dropout: params.dropout(),
     };
     let cf = Counterfactual {
-        log_eps: params.epsilon.ln(),
-        term: params.counterfactual,
+        log_eps: params.epsilon().ln(),
+        term: params.counterfactual(),
     };
     let device = Device::flex().autodiff();
-    device.seed(params.seed);
-    let mut net = params_io::init_seeded(Net::new(kind, &dims, &device), params.seed);
+    device.seed(params.seed());
+    let mut net = params_io::init_seeded(Net::new(kind, &dims, &device), params.seed());
     let mut optimizer = AdamConfig::new().init();
-    let mut rng = StdRng::seed_from_u64(params.seed);
+    let mut rng = StdRng::seed_from_u64(params.seed());
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let n_batches = train.len().div_ceil(params.batch_size);
+    let n_batches = train.len().div_ceil(params.batch_size());
 
     let mut model = RevenueModel {
         kind,
@@ -126,35 +137,35 @@ pub fn fit(
     let mut history = Vec::new();
     let mut train_seconds = 0.0;
     let mut samples_seen = 0;
-    for epoch in 1..=params.max_epochs {
+    for epoch in 1..=params.max_epochs() {
         order.shuffle(&mut rng);
         let start = Instant::now();
         let mut loss_sum = 0.0;
-        for (b, rows) in order.chunks(params.batch_size).enumerate() {
+        for (b, rows) in order.chunks(params.batch_size()).enumerate() {
             let inputs = model
                 .encoder
                 .inputs(train.categorical(), train.numeric(), rows, &device);
             let labels = model
                 .encoder
-                .labels(train, rows, params.epsilon as f32, &device);
+                .labels(train, rows, params.epsilon() as f32, &device);
             let heads = net.heads(&inputs);
             let loss = net
                 .loss(&heads, &labels, cf)
                 .ok_or_else(|| missing_head(kind))?;
             let grads = GradientsParams::from_grads(loss.backward(), &net);
-            net = optimizer.step(params.learning_rate, net, grads);
+            net = optimizer.step(params.learning_rate(), net, grads);
             let value = f64::from(read_scalar(loss)?);
             if !value.is_finite() {
                 return Err(RevenueModelError::Diverged { epoch, loss: value });
             }
             loss_sum += value * rows.len() as f64;
-            observer.on_batch(epoch, b + 1, n_batches);
+            observer.on_step(epoch, b + 1, n_batches);
         }
         let seconds = start.elapsed().as_secs_f64();
         train_seconds += seconds;
         samples_seen += train.len();
         model.net = net.valid();
-        let valid_loss = model.loss(valid, params.epsilon as f32)?;
+        let valid_loss = model.loss(valid, params.epsilon() as f32)?;
         if valid_loss < best.0 {
             best = (valid_loss, epoch);
             best_net = model.net.clone();
@@ -168,7 +179,7 @@ pub fn fit(
         };
         observer.on_epoch(&report);
         history.push(report);
-        if epoch - best.1 >= params.patience {
+        if epoch - best.1 >= params.patience() {
             break;
         }
     }

@@ -7,7 +7,7 @@ use fundalloc_revenue_model::{CounterfactualTerm, EpochReport, FORMAT_VERSION};
 use ndarray::{Array1, Array2};
 
 /// 64 rows, two customer codes, one numeric: code 1 converts with revenue ≈ 10·e^x, code 0 never.
-fn tiny() -> Dataset {
+fn tiny() -> ExposureDataset {
     let schema = FeatureSchema::builder()
         .categorical("segment", 2, Side::Customer)
         .numeric("x", Side::Customer, false)
@@ -32,24 +32,24 @@ fn tiny() -> Dataset {
             0.0
         }
     });
-    Dataset::new(schema, cat, num, converted, revenue).unwrap()
+    ExposureDataset::new(schema, cat, num, converted, revenue).unwrap()
 }
 
 fn params() -> TrainParams {
     TrainParams::default()
-        .with_hidden(vec![16])
-        .with_batch_size(16)
-        .with_dropout(0.0)
-        .with_learning_rate(0.02)
-        .with_max_epochs(150)
-        .with_patience(150)
+        .hidden(vec![16])
+        .batch_size(16)
+        .dropout(0.0)
+        .learning_rate(0.02)
+        .max_epochs(150)
+        .patience(150)
 }
 
 #[test]
 fn tiny_models_overfit_a_tiny_dataset() {
     let data = tiny();
     for kind in [
-        ModelKind::Ours,
+        ModelKind::EntireSpaceLogNormal,
         ModelKind::Ziln,
         ModelKind::MtlMse,
         ModelKind::DnnR,
@@ -88,8 +88,8 @@ fn tiny_models_overfit_a_tiny_dataset() {
 #[test]
 fn training_is_deterministic_per_seed_and_observed() {
     struct Count(Vec<EpochReport>, usize);
-    impl TrainObserver for Count {
-        fn on_batch(&mut self, _: usize, _: usize, _: usize) {
+    impl Observer<EpochReport> for Count {
+        fn on_step(&mut self, _: usize, _: usize, _: usize) {
             self.1 += 1;
         }
         fn on_epoch(&mut self, r: &EpochReport) {
@@ -97,10 +97,17 @@ fn training_is_deterministic_per_seed_and_observed() {
         }
     }
     let data = tiny();
-    let p = params().with_max_epochs(3).check().unwrap();
+    let p = params().max_epochs(3).check().unwrap();
     let mut obs = Count(Vec::new(), 0);
-    let (a, ra) = fit(ModelKind::Ours, &p, &data, None, &mut obs).unwrap();
-    let (b, _) = fit(ModelKind::Ours, &p, &data, None, &mut NoObserver).unwrap();
+    let (a, ra) = fit(ModelKind::EntireSpaceLogNormal, &p, &data, None, &mut obs).unwrap();
+    let (b, _) = fit(
+        ModelKind::EntireSpaceLogNormal,
+        &p,
+        &data,
+        None,
+        &mut NoObserver,
+    )
+    .unwrap();
     assert_eq!(obs.0.len(), 3);
     assert_eq!(ra.history.len(), 3);
     // 90% of 64 rows = 58 training rows in batches of 16: 4 batches per epoch.
@@ -113,7 +120,7 @@ fn save_load_round_trips_predictions_exactly() {
     let data = tiny();
     let dir = tempfile::tempdir().unwrap();
     for kind in ModelKind::ALL {
-        let p = params().with_max_epochs(2).check().unwrap();
+        let p = params().max_epochs(2).check().unwrap();
         let (model, _) = fit(kind, &p, &data, None, &mut NoObserver).unwrap();
         let path = dir.path().join(format!("{kind}.bin"));
         model.save(&path).unwrap();
@@ -130,8 +137,15 @@ fn save_load_round_trips_predictions_exactly() {
 #[test]
 fn corrupt_or_mismatched_files_give_typed_errors() {
     let data = tiny();
-    let p = params().with_max_epochs(1).check().unwrap();
-    let (model, _) = fit(ModelKind::Ours, &p, &data, None, &mut NoObserver).unwrap();
+    let p = params().max_epochs(1).check().unwrap();
+    let (model, _) = fit(
+        ModelKind::EntireSpaceLogNormal,
+        &p,
+        &data,
+        None,
+        &mut NoObserver,
+    )
+    .unwrap();
     let bytes = model.to_bytes();
     assert!(RevenueModel::from_bytes(&bytes).is_ok());
 
@@ -182,14 +196,15 @@ fn corrupt_or_mismatched_files_give_typed_errors() {
 
 #[test]
 fn matrix_prediction_matches_row_prediction() {
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: 50,
-        n_funds: 3,
-        seed: 1,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(50)
+            .n_funds(3)
+            .seed(1),
+    )
     .unwrap();
     let data = world.expose(3, 0.0, 2).unwrap();
-    let p = params().with_max_epochs(2).check().unwrap();
+    let p = params().max_epochs(2).check().unwrap();
     // Ours, ESMM, MTL-MSE, ZILN and DNN-R take the factorised first-layer path,
     // Shared-Bottom and MMoE the pair-by-pair path: both must equal row prediction.
     for kind in ModelKind::ALL.into_iter().filter(|k| k.predicts_revenue()) {
@@ -219,14 +234,15 @@ fn matrix_prediction_matches_row_prediction() {
 
 #[test]
 fn conversion_matrix_matches_row_prediction() {
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: 40,
-        n_funds: 3,
-        seed: 3,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(40)
+            .n_funds(3)
+            .seed(3),
+    )
     .unwrap();
     let data = world.expose(3, 0.0, 4).unwrap();
-    let p = params().with_max_epochs(2).check().unwrap();
+    let p = params().max_epochs(2).check().unwrap();
     // ESMM takes the factorised path, MMoE the pair-by-pair one; DNN-C has only a conversion
     // head (no revenue matrix, but a conversion matrix).
     for kind in [ModelKind::Esmm, ModelKind::Mmoe, ModelKind::DnnC] {
@@ -283,25 +299,33 @@ fn auc(labels: &[bool], scores: &[f32]) -> f64 {
 /// conversion head ranking customers. This is why the crate's default differs from the text.
 #[test]
 fn literal_density_term_degrades_conversion_ranking() {
-    let world = SyntheticCampaign::generate(&SyntheticParams {
-        n_customers: 1500,
-        n_funds: 4,
-        seed: 3,
-    })
+    let world = SyntheticCampaign::generate(
+        SyntheticParams::default()
+            .n_customers(1500)
+            .n_funds(4)
+            .seed(3),
+    )
     .unwrap();
     let train = world.expose(2, 1.0, 4).unwrap();
     let test = world.expose(1, 0.0, 5).unwrap();
     let labels: Vec<bool> = test.converted().to_vec();
     let run = |term| {
         let p = TrainParams::default()
-            .with_hidden(vec![16])
-            .with_max_epochs(8)
-            .with_patience(8)
-            .with_dropout(0.0)
-            .with_counterfactual(term)
+            .hidden(vec![16])
+            .max_epochs(8)
+            .patience(8)
+            .dropout(0.0)
+            .counterfactual(term)
             .check()
             .unwrap();
-        let (m, _) = fit(ModelKind::Ours, &p, &train, None, &mut NoObserver).unwrap();
+        let (m, _) = fit(
+            ModelKind::EntireSpaceLogNormal,
+            &p,
+            &train,
+            None,
+            &mut NoObserver,
+        )
+        .unwrap();
         let pred = m.predict(&test).unwrap();
         let pc = pred.p_convert.unwrap();
         let mean_pc_negatives = pc

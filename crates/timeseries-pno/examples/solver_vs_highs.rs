@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use fundalloc_timeseries_pno::solver::highs::solve_with_highs;
+use fundalloc_timeseries_pno::solve_with_highs;
 use fundalloc_timeseries_pno::{RiskConstraint, quantile, solve_risk_aware};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -1,11 +1,14 @@
 //! The one error type of this crate.
 
-use fundalloc_core_types::CoreError;
+use fundalloc_core_types::{
+    CoreError, Empty, InvalidParameter, NonFinite, ShapeMismatch, TooLarge,
+};
 
 /// Everything that can go wrong in `fundalloc-timeseries-pno`.
 ///
 /// Every variant carries the values needed to report the problem without re-checking the input.
-#[derive(Debug, thiserror::Error)]
+/// The shared leaf errors of `fundalloc-core-types` are embedded as they are.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PnoError {
     /// The risk budget r̄ is below every step's risk, so `{a ≥ 0, Σa = 1, a·r ≤ r̄}` is empty.
@@ -19,58 +22,39 @@ pub enum PnoError {
         min_risk: f64,
     },
     /// An input that must hold at least one element was empty.
-    #[error("{what} is empty")]
-    Empty {
-        /// What was empty.
-        what: &'static str,
-    },
-    /// A value was NaN or infinite.
-    #[error("{what} has a non-finite value {value} at index {index}")]
-    NonFinite {
-        /// Which input.
-        what: &'static str,
-        /// Flat index of the value.
-        index: usize,
-        /// The value.
-        value: f64,
-    },
-    /// Two inputs that must agree in length do not.
-    #[error("{what}: expected length {expected}, found {found}")]
-    LengthMismatch {
-        /// What was compared.
-        what: &'static str,
-        /// The expected length.
-        expected: usize,
-        /// The length found.
-        found: usize,
-    },
+    #[error(transparent)]
+    Empty(#[from] Empty),
+    /// A value was NaN or infinite (a price of a CSV file: its data row, from 0).
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
+    /// Two inputs that must agree in length or shape do not.
+    #[error(transparent)]
+    ShapeMismatch(#[from] ShapeMismatch),
     /// A parameter was outside its documented domain.
-    #[error("parameter {name} = {value} is invalid: {reason}")]
-    InvalidParameter {
-        /// The parameter's name.
-        name: &'static str,
-        /// The value given, written out.
-        value: String,
-        /// Why it is invalid.
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
+    /// An input is larger than this crate accepts (nothing of that size was allocated).
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
     /// A CSV file could not be read or parsed.
-    #[error("CSV {path}: {reason}")]
+    #[error("CSV {path}{}: {reason}", row.map(|r| format!(", data row {r}")).unwrap_or_default())]
     Csv {
-        /// The file.
+        /// The file (or the name the caller gave the reader).
         path: String,
-        /// What went wrong (with the row where known).
+        /// The data row (from 0, after the header) where known.
+        row: Option<usize>,
+        /// What went wrong.
         reason: String,
     },
     /// A CSV file has no column of the requested name.
-    #[error("CSV {path} has no column {column:?} (columns: {available})")]
+    #[error("CSV {path} has no column {column:?} (columns: {})", available.join(","))]
     MissingColumn {
         /// The file.
         path: String,
         /// The column asked for.
         column: String,
-        /// The columns present, comma-separated.
-        available: String,
+        /// The columns present.
+        available: Vec<String>,
     },
     /// A burn tensor could not be read back (dtype or shape out of line).
     #[error("tensor read-back failed: {0}")]
@@ -87,16 +71,9 @@ pub enum PnoError {
 }
 
 /// `Result` with [`PnoError`].
-pub type Result<T> = std::result::Result<T, PnoError>;
+pub type Result<T, E = PnoError> = std::result::Result<T, E>;
 
 /// Checks that every value is finite.
 pub(crate) fn check_finite(what: &'static str, values: &[f64]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(PnoError::NonFinite {
-            what,
-            index,
-            value: values[index],
-        }),
-        None => Ok(()),
-    }
+    Ok(NonFinite::check(what, values)?)
 }

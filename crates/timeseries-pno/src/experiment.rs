@@ -1,17 +1,17 @@
 //! Evaluation (regret, relative regret, MSE/MAE, coverage) and the full Table-1 experiment.
 
 use burn::tensor::Device;
+use fundalloc_core_types::{Observer, ParamGuard};
 
-use crate::data::Dataset;
-use crate::error::Result;
-use crate::forecast::{Forecaster, ForecasterConfig, predict};
-use crate::framework::{
-    ConstraintMode, TrainObserver, Trained, ValidTrainParams, fit_pno, fit_pto,
-};
-use crate::risk::{DecisionRule, allocate, radii_coverage};
+use crate::data::WindowDataset;
+use crate::decision::{DecisionRule, allocate, radii_coverage};
+use crate::error::{PnoError, Result};
+use crate::forecast::{Forecaster, ForecasterParams, predict};
+use crate::train::{EpochReport, Method, Trained, ValidTrainParams, fit};
 
 /// Test-set metrics of one method.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MethodResult {
     /// The method's name as in the paper's Table 1.
     pub method: String,
@@ -29,18 +29,22 @@ pub struct MethodResult {
 
 /// Evaluates `rule` with a trained model, its radii (standardised units) and its risk set on
 /// the test windows of `data`. Regret is computed on inverse-transformed prices.
+///
+/// # Errors
+/// Invalid parameters, or a `k` of a top-k rule larger than H.
 pub fn evaluate<F: Forecaster>(
     method: impl Into<String>,
     trained: &Trained<F>,
     rule: DecisionRule,
-    data: &Dataset,
-    params: &ValidTrainParams,
+    data: &WindowDataset,
+    params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
 ) -> Result<MethodResult> {
-    let (model, radii, constraint) = (&trained.model, &trained.radii, &trained.constraint);
+    let params = params.check()?;
+    let (model, radii, constraint) = (trained.model(), trained.radii(), trained.constraint());
     let pred = predict(
         model,
-        data.test.inputs.view(),
+        data.test().inputs().view(),
         params.eval_batch_size(),
         device,
     )?;
@@ -48,8 +52,8 @@ pub fn evaluate<F: Forecaster>(
     // Radii are widths: they scale by std only. The risk set is scale-invariant (r̄ scales too).
     let raw_radii = radii * data.series().scaler().std();
     let alloc = allocate(rule, raw_pred.view(), raw_radii.view(), constraint)?;
-    let summary = fundalloc_metrics::mean_regret(alloc.view(), data.test.raw_targets.view())?;
-    let flat_true: Vec<f64> = data.test.targets.iter().copied().collect();
+    let summary = fundalloc_metrics::mean_regret(alloc.view(), data.test().raw_targets().view())?;
+    let flat_true: Vec<f64> = data.test().targets().iter().copied().collect();
     let flat_pred: Vec<f64> = pred.iter().copied().collect();
     Ok(MethodResult {
         method: method.into(),
@@ -57,12 +61,13 @@ pub fn evaluate<F: Forecaster>(
         relative_regret: summary.mean_relative_regret,
         mse: fundalloc_metrics::mse(&flat_true, &flat_pred)?,
         mae: fundalloc_metrics::mae(&flat_true, &flat_pred)?,
-        coverage: radii_coverage(pred.view(), data.test.targets.view(), radii.view())?,
+        coverage: radii_coverage(pred.view(), data.test().targets().view(), radii.view())?,
     })
 }
 
 /// Everything [`run_experiment`] trained and measured.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExperimentReport<M> {
     /// The forecaster's name.
     pub model: String,
@@ -77,28 +82,27 @@ pub struct ExperimentReport<M> {
     pub pno_adaptive: Trained<M>,
 }
 
-/// Trains PtO, fixed PnO and adaptive PnO with `config` and evaluates all seven methods.
-pub fn run_experiment<C: ForecasterConfig>(
+/// Trains PtO, fixed PnO (with PtO's risk set) and adaptive PnO with `config` and evaluates
+/// all seven methods.
+///
+/// # Errors
+/// As [`fit`] and [`evaluate`].
+pub fn run_experiment<C: ForecasterParams>(
     config: &C,
-    data: &Dataset,
-    params: &ValidTrainParams,
+    data: &WindowDataset,
+    params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
-    observer: &mut dyn TrainObserver,
+    observer: &mut impl Observer<EpochReport>,
 ) -> Result<ExperimentReport<C::Model>> {
-    let pto = fit_pto(config, data, params, device, observer)?;
-    let pno_fixed = fit_pno(
+    let params = params.check()?;
+    let pto = fit(config, data, &Method::Pto, params.clone(), device, observer)?;
+    let fixed = Method::PnoFixed(pto.constraint().clone());
+    let pno_fixed = fit(config, data, &fixed, params.clone(), device, observer)?;
+    let pno_adaptive = fit(
         config,
         data,
-        params,
-        &ConstraintMode::Fixed(pto.constraint.clone()),
-        device,
-        observer,
-    )?;
-    let pno_adaptive = fit_pno(
-        config,
-        data,
-        params,
-        &ConstraintMode::Adaptive,
+        &Method::PnoAdaptive,
+        params.clone(),
         device,
         observer,
     )?;
@@ -117,7 +121,7 @@ pub fn run_experiment<C: ForecasterConfig>(
             _ => true,
         };
         if k_ok {
-            rows.push(evaluate(name, &pto, rule, data, params, device)?);
+            rows.push(evaluate(name, &pto, rule, data, params.clone(), device)?);
         }
     }
     for (name, trained) in [
@@ -129,7 +133,7 @@ pub fn run_experiment<C: ForecasterConfig>(
             trained,
             DecisionRule::RiskAware,
             data,
-            params,
+            params.clone(),
             device,
         )?);
     }

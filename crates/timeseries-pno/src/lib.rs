@@ -2,36 +2,42 @@
 #![deny(missing_docs)]
 
 mod data;
+mod decision;
 mod error;
-pub mod experiment;
-pub mod forecast;
-pub mod framework;
-pub mod risk;
-pub mod solver;
-pub mod spo;
+mod experiment;
+mod forecast;
+mod solver;
+mod spo;
+mod train;
 
 /// The burn device that picks the backend (`Device::flex()` is the pure-Rust CPU backend);
 /// re-exported so callers need no direct burn dependency.
 pub use burn::tensor::Device;
-pub use data::{Dataset, SegmentData, load_csv_column, read_csv_column};
+pub use data::{
+    MAX_CSV_ROWS, MAX_SEGMENT_CELLS, SegmentData, WindowDataset, load_csv_column, read_csv_column,
+};
+pub use decision::{DecisionRule, allocate, conformal_radii, radii_coverage, top_k_allocation};
 pub use error::{PnoError, Result};
 pub use experiment::{ExperimentReport, MethodResult, evaluate, run_experiment};
 pub use forecast::{
-    DLinearConfig, Forecaster, ForecasterConfig, NLinearConfig, PatchTstConfig, predict,
+    DLinear, DLinearParams, DLinearValidParams, Forecaster, ForecasterParams,
+    MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst, PatchTstParams, PatchTstValidParams,
+    RevIn, predict,
 };
-pub use framework::{
-    ConstraintMode, EpochRecord, NoObserver, Phase, TrainObserver, TrainParams, Trained,
-    ValidTrainParams, calibrate, fit_pno, fit_pto,
-};
-pub use risk::{DecisionRule, allocate, conformal_radii, radii_coverage, top_k_allocation};
+pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
+#[cfg(feature = "highs")]
+pub use solver::highs::solve_with_highs;
 pub use solver::{RiskConstraint, RiskSolution, quantile, solve_risk_aware};
 pub use spo::{SpoPlus, spo_plus, spo_plus_batch};
+pub use train::{
+    EpochReport, Method, Phase, TrainParams, Trained, ValidTrainParams, calibrate, fit,
+};
 
 /// The items most programs need: `use fundalloc_timeseries_pno::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ConstraintMode, Dataset, DecisionRule, Device, Forecaster, ForecasterConfig, PnoError,
-        RiskConstraint, RiskSolution, TrainParams, fit_pno, fit_pto, run_experiment,
-        solve_risk_aware, spo_plus,
+        DecisionRule, Device, EpochReport, Forecaster, ForecasterParams, Method, NoObserver,
+        Observer, ParamGuard, PnoError, RiskConstraint, RiskSolution, TrainParams, WindowDataset,
+        fit, run_experiment, solve_risk_aware, spo_plus,
     };
 }

@@ -21,11 +21,14 @@
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 use rayon::prelude::*;
 
+use fundalloc_core_types::ShapeMismatch;
+
 use crate::error::{PnoError, Result};
 use crate::solver::RiskConstraint;
 
 /// SPO+ value and subgradient of one window.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SpoPlus {
     /// ℓ(ŷ, y) ≥ 0.
     pub value: f64,
@@ -47,11 +50,11 @@ pub struct SpoPlus {
 /// ```
 pub fn spo_plus(constraint: &RiskConstraint, pred: &[f64], truth: &[f64]) -> Result<SpoPlus> {
     if pred.len() != truth.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "forecast vs truth",
-            expected: truth.len(),
-            found: pred.len(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "forecast vs truth",
+            truth.len(),
+            pred.len(),
+        )));
     }
     let best = constraint.solve(truth)?;
     let shifted: Vec<f64> = pred.iter().zip(truth).map(|(p, y)| 2.0 * p - y).collect();
@@ -75,11 +78,11 @@ pub fn spo_plus_batch(
     truth: ArrayView2<'_, f64>,
 ) -> Result<(Array1<f64>, Array2<f64>)> {
     if pred.dim() != truth.dim() {
-        return Err(PnoError::LengthMismatch {
-            what: "forecast vs truth elements",
-            expected: truth.len(),
-            found: pred.len(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "forecast vs truth elements",
+            truth.len(),
+            pred.len(),
+        )));
     }
     let rows: Vec<Result<SpoPlus>> = (0..pred.nrows())
         .into_par_iter()

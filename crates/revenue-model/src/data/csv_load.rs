@@ -5,7 +5,9 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
-use crate::{Dataset, FeatureSchema, Result, RevenueModelError};
+use fundalloc_core_types::{Empty, ShapeMismatch};
+
+use crate::{ExposureDataset, FeatureSchema, Result, RevenueModelError};
 
 /// Which CSV columns hold the labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +39,7 @@ pub fn load_csv(
     path: impl AsRef<Path>,
     schema: &FeatureSchema,
     labels: &LabelColumns,
-) -> Result<Dataset> {
+) -> Result<ExposureDataset> {
     let path = path.as_ref().to_path_buf();
     let (mut reader, header) = open(&path)?;
     let find = |name: &str| find_column(&path, &header, name);
@@ -102,20 +104,22 @@ pub fn load_csv(
     }
     let n = revenue.len();
     if n == 0 {
-        return Err(RevenueModelError::Empty {
-            what: "CSV file (no data rows)",
-        });
+        return Err(RevenueModelError::from(Empty::new(
+            "CSV file (no data rows)",
+        )));
     }
-    let shape_err = |what: &'static str| RevenueModelError::ShapeMismatch {
-        what,
-        expected: format!("{n} rows"),
-        found: "ragged rows".into(),
+    let shape_err = |what: &'static str| {
+        RevenueModelError::from(ShapeMismatch::new(
+            what,
+            format_args!("{n} rows"),
+            "ragged rows",
+        ))
     };
     let cat = Array2::from_shape_vec((n, cat_cols.len()), cat)
         .map_err(|_| shape_err("categorical columns"))?;
     let num = Array2::from_shape_vec((n, num_cols.len()), num)
         .map_err(|_| shape_err("numeric columns"))?;
-    Dataset::new(
+    ExposureDataset::new(
         schema.clone(),
         cat,
         num,
@@ -171,9 +175,9 @@ pub fn read_csv_levels(path: impl AsRef<Path>, columns: &[&str]) -> Result<Vec<V
         }
     }
     if rows == 0 {
-        return Err(RevenueModelError::Empty {
-            what: "CSV file (no data rows)",
-        });
+        return Err(RevenueModelError::from(Empty::new(
+            "CSV file (no data rows)",
+        )));
     }
     Ok(levels.into_iter().map(Vec::from_iter).collect())
 }
@@ -300,7 +304,7 @@ mod tests {
         let empty = write("cohort,spend,converted,revenue\n");
         assert!(matches!(
             load_csv(empty.path(), &schema(), &labels),
-            Err(RevenueModelError::Empty { .. })
+            Err(RevenueModelError::Empty(_))
         ));
 
         let err = load_csv("/nonexistent/x.csv", &schema(), &labels).unwrap_err();
@@ -355,7 +359,7 @@ mod tests {
         let no_rows = write("segment,revenue\n");
         assert!(matches!(
             read_csv_levels(no_rows.path(), &["segment"]),
-            Err(RevenueModelError::Empty { .. })
+            Err(RevenueModelError::Empty(_))
         ));
         let f = write("segment,revenue\nmass,0\n");
         assert!(matches!(

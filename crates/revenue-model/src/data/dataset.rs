@@ -3,6 +3,8 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
+use fundalloc_core_types::{Empty, InvalidParameter, NonFinite, ShapeMismatch};
+
 use crate::{FeatureSchema, Result, RevenueModelError, Side};
 
 /// Labelled exposures: one row per customer–fund pair that was shown.
@@ -13,7 +15,7 @@ use crate::{FeatureSchema, Result, RevenueModelError, Side};
 /// converted). A revenue above 0 without a conversion is rejected. Synthetic data also carries
 /// the ground-truth expected revenue `E = P(C)·E(R | C)` of each row.
 #[derive(Debug, Clone)]
-pub struct Dataset {
+pub struct ExposureDataset {
     schema: FeatureSchema,
     categorical: Array2<u32>,
     numeric: Array2<f32>,
@@ -22,7 +24,7 @@ pub struct Dataset {
     true_expected: Option<Array1<f32>>,
 }
 
-impl Dataset {
+impl ExposureDataset {
     /// Validates shapes, codes (`< cardinality`), finiteness and labels.
     pub fn new(
         schema: FeatureSchema,
@@ -33,7 +35,7 @@ impl Dataset {
     ) -> Result<Self> {
         let n = revenue.len();
         if n == 0 {
-            return Err(RevenueModelError::Empty { what: "dataset" });
+            return Err(RevenueModelError::from(Empty::new("dataset")));
         }
         check_shape(
             "categorical features",
@@ -131,16 +133,14 @@ impl Dataset {
     /// The rows at `indices` (in that order). Panics never: out-of-range indices are an error.
     pub fn select(&self, indices: &[usize]) -> Result<Self> {
         if indices.is_empty() {
-            return Err(RevenueModelError::Empty {
-                what: "row selection",
-            });
+            return Err(RevenueModelError::from(Empty::new("row selection")));
         }
         if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(RevenueModelError::ShapeMismatch {
-                what: "row selection",
-                expected: format!("indices < {}", self.len()),
-                found: format!("index {bad}"),
-            });
+            return Err(RevenueModelError::from(ShapeMismatch::new(
+                "row selection",
+                format_args!("indices < {}", self.len()),
+                format_args!("index {bad}"),
+            )));
         }
         Ok(Self {
             schema: self.schema.clone(),
@@ -159,20 +159,20 @@ impl Dataset {
     /// `(first part, second part)`. Both parts must be non-empty.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
         if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(RevenueModelError::InvalidParam {
-                name: "split fraction",
-                value: fraction.to_string(),
-                reason: "must be in (0, 1)",
-            });
+            return Err(RevenueModelError::from(InvalidParameter::new(
+                "split fraction",
+                fraction,
+                "must be in (0, 1)",
+            )));
         }
         let mut idx: Vec<usize> = (0..self.len()).collect();
         idx.shuffle(&mut StdRng::seed_from_u64(seed));
         let n_second = ((self.len() as f64) * fraction).round() as usize;
         let n_first = self.len().saturating_sub(n_second);
         if n_second == 0 || n_first == 0 {
-            return Err(RevenueModelError::Empty {
-                what: "split part (too few rows for this fraction)",
-            });
+            return Err(RevenueModelError::from(Empty::new(
+                "split part (too few rows for this fraction)",
+            )));
         }
         Ok((self.select(&idx[..n_first])?, self.select(&idx[n_first..])?))
     }
@@ -208,7 +208,7 @@ impl FeatureTable {
             Side::Fund => "fund feature table",
         };
         if rows == 0 {
-            return Err(RevenueModelError::Empty { what });
+            return Err(RevenueModelError::from(Empty::new(what)));
         }
         check_shape(what, self.categorical.dim(), (rows, n_cat))?;
         check_shape(what, self.numeric.dim(), (rows, n_num))?;
@@ -228,11 +228,11 @@ fn check_shape(what: &'static str, found: (usize, usize), expected: (usize, usiz
     if found == expected {
         Ok(())
     } else {
-        Err(RevenueModelError::ShapeMismatch {
+        Err(RevenueModelError::from(ShapeMismatch::new(
             what,
-            expected: format!("{} × {}", expected.0, expected.1),
-            found: format!("{} × {}", found.0, found.1),
-        })
+            format_args!("{} × {}", expected.0, expected.1),
+            format_args!("{} × {}", found.0, found.1),
+        )))
     }
 }
 
@@ -262,12 +262,12 @@ fn check_codes(
 
 fn check_finite(what: &'static str, values: ArrayView2<'_, f32>) -> Result<()> {
     match values.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((row, col), &v)) => Err(RevenueModelError::NonFinite {
+        Some(((row, col), &v)) => Err(RevenueModelError::from(NonFinite::at_cell(
             what,
             row,
             col,
-            value: f64::from(v),
-        }),
+            f64::from(v),
+        ))),
         None => Ok(()),
     }
 }
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn validates_labels_codes_and_shapes() {
-        let ok = Dataset::new(
+        let ok = ExposureDataset::new(
             schema(),
             array![[0], [2]],
             array![[1.0], [2.0]],
@@ -295,7 +295,7 @@ mod tests {
             array![5.0, 0.0],
         );
         assert!(ok.is_ok());
-        let code = Dataset::new(
+        let code = ExposureDataset::new(
             schema(),
             array![[0], [3]],
             array![[1.0], [2.0]],
@@ -310,7 +310,7 @@ mod tests {
                 ..
             })
         ));
-        let nan = Dataset::new(
+        let nan = ExposureDataset::new(
             schema(),
             array![[0], [1]],
             array![[1.0], [f32::NAN]],
@@ -319,9 +319,12 @@ mod tests {
         );
         assert!(matches!(
             nan,
-            Err(RevenueModelError::NonFinite { row: 1, col: 0, .. })
+            Err(RevenueModelError::NonFinite(NonFinite {
+                at: fundalloc_core_types::Position::Cell { row: 1, col: 0 },
+                ..
+            }))
         ));
-        let label = Dataset::new(
+        let label = ExposureDataset::new(
             schema(),
             array![[0], [1]],
             array![[1.0], [2.0]],
@@ -332,7 +335,7 @@ mod tests {
             label,
             Err(RevenueModelError::InvalidLabel { row: 1, .. })
         ));
-        let neg = Dataset::new(
+        let neg = ExposureDataset::new(
             schema(),
             array![[0], [1]],
             array![[1.0], [2.0]],
@@ -343,23 +346,20 @@ mod tests {
             neg,
             Err(RevenueModelError::InvalidLabel { row: 0, .. })
         ));
-        let shape = Dataset::new(
+        let shape = ExposureDataset::new(
             schema(),
             array![[0, 1], [1, 1]],
             array![[1.0], [2.0]],
             array![true, false],
             array![5.0, 0.0],
         );
-        assert!(matches!(
-            shape,
-            Err(RevenueModelError::ShapeMismatch { .. })
-        ));
+        assert!(matches!(shape, Err(RevenueModelError::ShapeMismatch(_))));
     }
 
     #[test]
     fn split_is_seeded_and_complete() {
         let n = 10;
-        let d = Dataset::new(
+        let d = ExposureDataset::new(
             schema(),
             Array2::zeros((n, 1)),
             Array2::from_shape_fn((n, 1), |(i, _)| i as f32),

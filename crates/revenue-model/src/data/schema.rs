@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use fundalloc_core_types::{Empty, InvalidParameter};
+
 use crate::{Result, RevenueModelError};
 
 /// Whose attribute a feature is. Customer–fund matrix prediction
@@ -268,16 +270,14 @@ impl FeatureSchemaBuilder {
     /// Validates and builds the schema.
     pub fn build(self) -> Result<FeatureSchema> {
         if self.categorical.is_empty() && self.numeric.is_empty() {
-            return Err(RevenueModelError::Empty {
-                what: "feature schema",
-            });
+            return Err(RevenueModelError::from(Empty::new("feature schema")));
         }
         if self.embedding_dim == 0 {
-            return Err(RevenueModelError::InvalidParam {
-                name: "embedding_dim",
-                value: "0".into(),
-                reason: "must be at least 1",
-            });
+            return Err(RevenueModelError::from(InvalidParameter::new(
+                "embedding_dim",
+                0,
+                "must be at least 1",
+            )));
         }
         let mut names = std::collections::HashSet::new();
         let all = self
@@ -287,19 +287,19 @@ impl FeatureSchemaBuilder {
             .chain(self.numeric.iter().map(|n| &n.name));
         for name in all {
             if !names.insert(name.as_str()) {
-                return Err(RevenueModelError::InvalidParam {
-                    name: "feature name",
-                    value: name.clone(),
-                    reason: "feature names must be unique",
-                });
+                return Err(RevenueModelError::from(InvalidParameter::new(
+                    "feature name",
+                    name.clone(),
+                    "feature names must be unique",
+                )));
             }
         }
         if let Some(c) = self.categorical.iter().find(|c| c.cardinality == 0) {
-            return Err(RevenueModelError::InvalidParam {
-                name: "cardinality",
-                value: format!("{} (feature `{}`)", c.cardinality, c.name),
-                reason: "must be at least 1",
-            });
+            return Err(RevenueModelError::from(InvalidParameter::new(
+                "cardinality",
+                format_args!("{} (feature `{}`)", c.cardinality, c.name),
+                "must be at least 1",
+            )));
         }
         for c in self.categorical.iter().filter(|c| !c.levels.is_empty()) {
             check_levels(c)?;
@@ -315,11 +315,11 @@ impl FeatureSchemaBuilder {
 /// Levels must name the codes one to one, and match a trimmed CSV cell.
 fn check_levels(c: &CategoricalFeature) -> Result<()> {
     let bad = |value: String, reason: &'static str| {
-        Err(RevenueModelError::InvalidParam {
-            name: "levels",
-            value: format!("{value} (feature `{}`)", c.name),
+        Err(RevenueModelError::from(InvalidParameter::new(
+            "levels",
+            format_args!("{value} (feature `{}`)", c.name),
             reason,
-        })
+        )))
     };
     if c.levels.len() != c.cardinality as usize {
         return bad(
@@ -354,22 +354,22 @@ mod tests {
     fn rejects_bad_schemas() {
         assert!(matches!(
             FeatureSchema::builder().build(),
-            Err(RevenueModelError::Empty { .. })
+            Err(RevenueModelError::Empty(_))
         ));
         let dup = FeatureSchema::builder()
             .numeric("a", Side::Customer, false)
             .categorical("a", 3, Side::Fund)
             .build();
-        assert!(matches!(dup, Err(RevenueModelError::InvalidParam { .. })));
+        assert!(matches!(dup, Err(RevenueModelError::InvalidParameter(_))));
         let zero = FeatureSchema::builder()
             .categorical("a", 0, Side::Fund)
             .build();
         assert!(matches!(
             zero,
-            Err(RevenueModelError::InvalidParam {
+            Err(RevenueModelError::InvalidParameter(InvalidParameter {
                 name: "cardinality",
                 ..
-            })
+            }))
         ));
         let dim = FeatureSchema::builder()
             .numeric("a", Side::Customer, false)
@@ -377,10 +377,10 @@ mod tests {
             .build();
         assert!(matches!(
             dim,
-            Err(RevenueModelError::InvalidParam {
+            Err(RevenueModelError::InvalidParameter(InvalidParameter {
                 name: "embedding_dim",
                 ..
-            })
+            }))
         ));
     }
 
@@ -410,7 +410,7 @@ mod tests {
                 .categorical_levels("x", levels.clone(), Side::Fund)
                 .build();
             assert!(
-                matches!(r, Err(RevenueModelError::InvalidParam { .. })),
+                matches!(r, Err(RevenueModelError::InvalidParameter(_))),
                 "{levels:?}"
             );
         }
@@ -419,7 +419,10 @@ mod tests {
         b.categorical[0].levels = vec!["a".into(), "b".into()];
         assert!(matches!(
             b.build(),
-            Err(RevenueModelError::InvalidParam { name: "levels", .. })
+            Err(RevenueModelError::InvalidParameter(InvalidParameter {
+                name: "levels",
+                ..
+            }))
         ));
     }
 

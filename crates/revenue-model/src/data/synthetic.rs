@@ -30,7 +30,9 @@ use rand_distr::StandardNormal;
 use fundalloc_core_types::{Allocation, RevenueMatrix};
 use rayon::prelude::*;
 
-use crate::{Dataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
+use fundalloc_core_types::{InvalidParameter, ParamGuard, ShapeMismatch, TooLarge, check};
+
+use crate::{ExposureDataset, FeatureSchema, FeatureTable, Result, RevenueModelError, Side};
 
 const AGE_BANDS: u32 = 6;
 const REGIONS: u32 = 12;
@@ -47,6 +49,7 @@ const SIMULATE_CHUNK: usize = 4096;
 /// (`fundalloc_metrics::cpme(o.conversions, o.exposures)` and
 /// `fundalloc_metrics::rpme(o.revenue, o.exposures)`).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct CampaignOutcome {
     /// Number of exposed customer–fund pairs (assignments of the allocation).
     pub exposures: u64,
@@ -80,24 +83,103 @@ fn pair_seed(seed: u64, u: usize, f: usize) -> u64 {
     mix64(key.wrapping_add(mix64((f as u64) ^ 0x5851_f42d_4c95_7f2d)))
 }
 
-/// Parameters of [`SyntheticCampaign::generate`].
+/// The most customer–fund pairs [`SyntheticCampaign::generate`] builds (2^28: its three
+/// `f32` pair matrices then take 3 GiB).
+pub const MAX_SYNTHETIC_PAIRS: usize = 1 << 28;
+
+/// Parameters of [`SyntheticCampaign::generate`] (unchecked); [`ParamGuard::check`] validates
+/// them.
+///
+/// ```
+/// use fundalloc_revenue_model::{ParamGuard, SyntheticParams};
+/// let params = SyntheticParams::default().n_customers(500).n_funds(4).seed(7).check()?;
+/// assert_eq!(params.n_customers(), 500);
+/// assert!(SyntheticParams::default().n_funds(0).check().is_err());
+/// # Ok::<(), fundalloc_revenue_model::RevenueModelError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyntheticParams(SyntheticValidParams);
+
+/// [`SyntheticParams`] that passed [`ParamGuard::check`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct SyntheticParams {
-    /// Number of customers (default 20,000).
-    pub n_customers: usize,
-    /// Number of funds (default 8, as LCT-A).
-    pub n_funds: usize,
-    /// Seed of the world (features and effect tables).
-    pub seed: u64,
+pub struct SyntheticValidParams {
+    n_customers: usize,
+    n_funds: usize,
+    seed: u64,
 }
 
-impl Default for SyntheticParams {
+impl Default for SyntheticValidParams {
     fn default() -> Self {
         Self {
             n_customers: 20_000,
             n_funds: 8,
             seed: 0,
         }
+    }
+}
+
+impl SyntheticParams {
+    /// Number of customers (default 20,000; ≥ 1).
+    #[must_use]
+    pub fn n_customers(mut self, n_customers: usize) -> Self {
+        self.0.n_customers = n_customers;
+        self
+    }
+    /// Number of funds (default 8, as LCT-A; ≥ 1 and at most `u32::MAX`).
+    #[must_use]
+    pub fn n_funds(mut self, n_funds: usize) -> Self {
+        self.0.n_funds = n_funds;
+        self
+    }
+    /// Seed of the world (features and effect tables).
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+}
+
+impl ParamGuard for SyntheticParams {
+    type Checked = SyntheticValidParams;
+    type Error = RevenueModelError;
+
+    /// Checks the counts, and that customers × funds is at most [`MAX_SYNTHETIC_PAIRS`].
+    fn check_ref(&self) -> Result<&SyntheticValidParams> {
+        let p = &self.0;
+        check::at_least("n_customers", p.n_customers, 1)?;
+        check::at_least("n_funds", p.n_funds, 1)?;
+        if u32::try_from(p.n_funds).is_err() {
+            return Err(InvalidParameter::new("n_funds", p.n_funds, "must fit in u32").into());
+        }
+        let pairs = (p.n_customers as u128) * (p.n_funds as u128);
+        TooLarge::check(
+            "synthetic customers × funds",
+            pairs,
+            MAX_SYNTHETIC_PAIRS as u128,
+        )?;
+        Ok(p)
+    }
+
+    fn check(self) -> Result<SyntheticValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+fundalloc_core_types::checked_params!(SyntheticValidParams, RevenueModelError);
+
+impl SyntheticValidParams {
+    /// Number of customers.
+    pub fn n_customers(&self) -> usize {
+        self.n_customers
+    }
+    /// Number of funds.
+    pub fn n_funds(&self) -> usize {
+        self.n_funds
+    }
+    /// Seed of the world.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 }
 
@@ -120,10 +202,8 @@ impl SyntheticCampaign {
     /// `activity`, `tenure`; fund `fund_id` (n_funds), `fund_type` (4), `fund_risk` (5),
     /// `fund_return`.
     pub fn schema_for(n_funds: usize) -> Result<FeatureSchema> {
-        let n_funds = u32::try_from(n_funds).map_err(|_| RevenueModelError::InvalidParam {
-            name: "n_funds",
-            value: n_funds.to_string(),
-            reason: "must fit in u32",
+        let n_funds = u32::try_from(n_funds).map_err(|_| {
+            RevenueModelError::from(InvalidParameter::new("n_funds", n_funds, "must fit in u32"))
         })?;
         FeatureSchema::builder()
             .categorical("age_band", AGE_BANDS, Side::Customer)
@@ -140,17 +220,14 @@ impl SyntheticCampaign {
     }
 
     /// Generates the world. Deterministic per `params.seed`.
-    pub fn generate(params: &SyntheticParams) -> Result<Self> {
-        if params.n_customers == 0 {
-            return Err(RevenueModelError::Empty {
-                what: "synthetic customers",
-            });
-        }
-        if params.n_funds == 0 {
-            return Err(RevenueModelError::Empty {
-                what: "synthetic funds",
-            });
-        }
+    ///
+    /// # Errors
+    /// Invalid parameters ([`RevenueModelError::InvalidParameter`], or
+    /// [`RevenueModelError::TooLarge`] over [`MAX_SYNTHETIC_PAIRS`]).
+    pub fn generate(
+        params: impl ParamGuard<Checked = SyntheticValidParams, Error = RevenueModelError>,
+    ) -> Result<Self> {
+        let params = params.check()?;
         let schema = Self::schema_for(params.n_funds)?;
         let mut rng = StdRng::seed_from_u64(params.seed);
         let normal =
@@ -249,21 +326,26 @@ impl SyntheticCampaign {
     /// larger = the platform prefers funds that convert, the selection bias the entire-space
     /// model corrects); conversions are Bernoulli(P_uf), revenues LogNormal(μ_uf, σ_u).
     /// Each row carries its true expected revenue `E_uf`. Deterministic per `seed`.
-    pub fn expose(&self, per_customer: usize, selection_bias: f64, seed: u64) -> Result<Dataset> {
+    pub fn expose(
+        &self,
+        per_customer: usize,
+        selection_bias: f64,
+        seed: u64,
+    ) -> Result<ExposureDataset> {
         let nf = self.funds.len();
         if per_customer == 0 || per_customer > nf {
-            return Err(RevenueModelError::InvalidParam {
-                name: "per_customer",
-                value: per_customer.to_string(),
-                reason: "must be in 1..=n_funds",
-            });
+            return Err(RevenueModelError::from(InvalidParameter::new(
+                "per_customer",
+                per_customer,
+                "must be in 1..=n_funds",
+            )));
         }
         if !selection_bias.is_finite() {
-            return Err(RevenueModelError::InvalidParam {
-                name: "selection_bias",
-                value: selection_bias.to_string(),
-                reason: "must be finite",
-            });
+            return Err(RevenueModelError::from(InvalidParameter::new(
+                "selection_bias",
+                selection_bias,
+                "must be finite",
+            )));
         }
         let nu = self.customers.len();
         let n = nu * per_customer;
@@ -326,7 +408,8 @@ impl SyntheticCampaign {
                 row += 1;
             }
         }
-        Dataset::new(self.schema.clone(), cat, num, converted, revenue)?.with_true_expected(truth)
+        ExposureDataset::new(self.schema.clone(), cat, num, converted, revenue)?
+            .with_true_expected(truth)
     }
 
     /// The feature schema (customer columns first, then fund columns).
@@ -386,7 +469,7 @@ impl SyntheticCampaign {
     /// ```
     /// use fundalloc_core_types::Allocation;
     /// use fundalloc_revenue_model::{SyntheticCampaign, SyntheticParams};
-    /// let world = SyntheticCampaign::generate(&SyntheticParams { n_customers: 1000, n_funds: 4, seed: 1 })?;
+    /// let world = SyntheticCampaign::generate(SyntheticParams::default().n_customers(1000).n_funds(4).seed(1))?;
     /// // Customer u is shown fund u mod 4.
     /// let x = Allocation::from_fixed_k(1000, 1, 4, (0..1000).map(|u| u % 4).collect())?;
     /// let o = world.simulate(&x, 7)?;
@@ -398,15 +481,15 @@ impl SyntheticCampaign {
     pub fn simulate(&self, allocation: &Allocation, seed: u64) -> Result<CampaignOutcome> {
         let (nu, nf) = (self.customers.len(), self.funds.len());
         if allocation.n_customers() != nu || allocation.n_funds() != nf {
-            return Err(RevenueModelError::ShapeMismatch {
-                what: "allocation vs synthetic campaign",
-                expected: format!("{nu} customers × {nf} funds"),
-                found: format!(
+            return Err(RevenueModelError::from(ShapeMismatch::new(
+                "allocation vs synthetic campaign",
+                format_args!("{nu} customers × {nf} funds"),
+                format!(
                     "{} customers × {} funds",
                     allocation.n_customers(),
                     allocation.n_funds()
                 ),
-            });
+            )));
         }
         let zero = CampaignOutcome {
             exposures: 0,
@@ -451,11 +534,12 @@ mod tests {
     use super::*;
 
     fn small(seed: u64) -> SyntheticCampaign {
-        SyntheticCampaign::generate(&SyntheticParams {
-            n_customers: 300,
-            n_funds: 8,
-            seed,
-        })
+        SyntheticCampaign::generate(
+            SyntheticParams::default()
+                .n_customers(300)
+                .n_funds(8)
+                .seed(seed),
+        )
         .unwrap()
     }
 
@@ -499,13 +583,14 @@ mod tests {
 
     #[test]
     fn selection_bias_raises_the_exposed_conversion_rate() {
-        let w = SyntheticCampaign::generate(&SyntheticParams {
-            n_customers: 3000,
-            n_funds: 8,
-            seed: 4,
-        })
+        let w = SyntheticCampaign::generate(
+            SyntheticParams::default()
+                .n_customers(3000)
+                .n_funds(8)
+                .seed(4),
+        )
         .unwrap();
-        let mean_p = |d: &Dataset| d.true_expected().unwrap().len();
+        let mean_p = |d: &ExposureDataset| d.true_expected().unwrap().len();
         let biased = w.expose(2, 2.0, 1).unwrap();
         let uniform = w.expose(2, 0.0, 1).unwrap();
         assert_eq!(mean_p(&biased), mean_p(&uniform));
@@ -518,11 +603,16 @@ mod tests {
         assert!(w.expose(0, 1.0, 0).is_err());
         assert!(w.expose(9, 1.0, 0).is_err());
         assert!(w.expose(1, f64::NAN, 0).is_err());
-        let p = SyntheticParams {
-            n_customers: 0,
-            ..SyntheticParams::default()
-        };
-        assert!(SyntheticCampaign::generate(&p).is_err());
+        let p = SyntheticParams::default().n_customers(0);
+        assert!(SyntheticCampaign::generate(p).is_err());
+        // Phase-2 hardening: a world too large to allocate is refused before allocating.
+        let huge = SyntheticParams::default()
+            .n_customers(usize::MAX / 2)
+            .n_funds(8);
+        assert!(matches!(
+            SyntheticCampaign::generate(huge),
+            Err(RevenueModelError::TooLarge(_))
+        ));
     }
 
     /// Customer u gets fund `pick(u)`; customers where `pick` is `None` get nothing.
@@ -567,8 +657,8 @@ mod tests {
         for (nu, nf) in [(299, 8), (300, 7), (301, 9)] {
             let x = alloc(nu, nf, |_| Some(0));
             match w.simulate(&x, 0) {
-                Err(RevenueModelError::ShapeMismatch { what, .. }) => {
-                    assert_eq!(what, "allocation vs synthetic campaign");
+                Err(RevenueModelError::ShapeMismatch(e)) => {
+                    assert_eq!(e.what, "allocation vs synthetic campaign");
                 }
                 other => panic!("{nu}×{nf}: {other:?}"),
             }
@@ -584,11 +674,12 @@ mod tests {
     #[test]
     fn simulated_means_match_the_true_expectation() {
         let (nu, nf) = (20_000, 8);
-        let w = SyntheticCampaign::generate(&SyntheticParams {
-            n_customers: nu,
-            n_funds: nf,
-            seed: 42,
-        })
+        let w = SyntheticCampaign::generate(
+            SyntheticParams::default()
+                .n_customers(nu)
+                .n_funds(nf)
+                .seed(42),
+        )
         .unwrap();
         let x = Allocation::from_rows(nf, (0..nu).map(|_| 0..nf as u32)).unwrap();
         let (mut e_rev, mut var_rev, mut e_conv, mut var_conv) = (0.0, 0.0, 0.0, 0.0);

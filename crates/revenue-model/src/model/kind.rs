@@ -2,13 +2,16 @@
 
 use std::fmt;
 
+use fundalloc_core_types::InvalidParameter;
+
 /// The paper's model and its Table 1 baselines. See `docs/revenue-model.md` for each one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ModelKind {
-    /// PTOFA's model: shared embeddings, a conversion tower and a revenue tower with μ and σ
-    /// heads, trained with the entire-space counterfactual log-normal loss (Eq. 6).
-    Ours,
+    /// PTOFA's model (Table 1's "Ours"): shared embeddings, a conversion tower and a revenue
+    /// tower with μ and σ heads, trained with the entire-space counterfactual log-normal loss
+    /// (Eq. 6).
+    EntireSpaceLogNormal,
     /// One MLP predicting conversion, trained with binary cross-entropy. Predicts `P_c` only.
     DnnC,
     /// One MLP regressing revenue on every exposure (0 when not converted) with MSE. Predicts
@@ -26,13 +29,13 @@ pub enum ModelKind {
     /// Zero-inflated log-normal (ZILN): one network with three outputs (conversion logit, μ, σ);
     /// BCE plus the log-normal likelihood of converted rows only.
     Ziln,
-    /// Multi-task with MSE: the same two towers as Ours, conversion by BCE and revenue by MSE on
+    /// Multi-task with MSE: the same two towers as the entire-space model, conversion by BCE and revenue by MSE on
     /// converted rows; `E = P_c · R̂`.
     MtlMse,
 }
 
 impl ModelKind {
-    /// All eight, in the order of the paper's Table 1 (Ours last).
+    /// All eight, in the order of the paper's Table 1 (the entire-space model, "Ours", last).
     pub const ALL: [ModelKind; 8] = [
         ModelKind::Esmm,
         ModelKind::DnnC,
@@ -41,13 +44,13 @@ impl ModelKind {
         ModelKind::Mmoe,
         ModelKind::Ziln,
         ModelKind::MtlMse,
-        ModelKind::Ours,
+        ModelKind::EntireSpaceLogNormal,
     ];
 
-    /// The name used in the paper's Table 1.
+    /// The name used in the paper's Table 1 ("Ours" for [`ModelKind::EntireSpaceLogNormal`]).
     pub fn name(self) -> &'static str {
         match self {
-            ModelKind::Ours => "Ours",
+            ModelKind::EntireSpaceLogNormal => "Ours",
             ModelKind::DnnC => "DNN-C",
             ModelKind::DnnR => "DNN-R",
             ModelKind::SharedBottom => "Shared-Bottom",
@@ -70,7 +73,7 @@ impl ModelKind {
 
     pub(crate) fn code(self) -> u8 {
         match self {
-            ModelKind::Ours => 0,
+            ModelKind::EntireSpaceLogNormal => 0,
             ModelKind::DnnC => 1,
             ModelKind::DnnR => 2,
             ModelKind::SharedBottom => 3,
@@ -100,10 +103,12 @@ impl std::str::FromStr for ModelKind {
         Self::ALL
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| crate::RevenueModelError::InvalidParam {
-                name: "model kind",
-                value: s.to_string(),
-                reason: "expected one of Ours, DNN-C, DNN-R, Shared-Bottom, MMoE, ESMM, ZILN, MTL-MSE",
+            .ok_or_else(|| {
+                crate::RevenueModelError::from(InvalidParameter::new(
+                    "model kind",
+                    s,
+                    "expected one of Ours, DNN-C, DNN-R, Shared-Bottom, MMoE, ESMM, ZILN, MTL-MSE",
+                ))
             })
     }
 }

@@ -1,9 +1,9 @@
 //! The eight networks behind one enum, so training and prediction are written once.
 
+mod entire_space;
 mod kind;
-mod ours;
 mod shared_bottom;
-mod single;
+mod single_task;
 mod two_task;
 
 pub use kind::ModelKind;
@@ -13,9 +13,9 @@ use burn::tensor::{Device, Tensor};
 
 use crate::nn::blocks::{Embedder, Inputs, Labels, SideInputs};
 use crate::nn::loss::CounterfactualTerm;
-use ours::TwoTower;
+use entire_space::TwoTower;
 use shared_bottom::{Mmoe, SharedBottom};
-use single::SingleTower;
+use single_task::SingleTower;
 
 /// Sizes every network is built from.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,9 @@ impl NetDims {
         let (input, hidden, last) = (self.input, self.hidden.as_slice(), self.last_hidden());
         embed
             + match kind {
-                ModelKind::Ours => tower(input, hidden, 1) + tower(input, hidden, 2),
+                ModelKind::EntireSpaceLogNormal => {
+                    tower(input, hidden, 1) + tower(input, hidden, 2)
+                }
                 ModelKind::DnnC | ModelKind::DnnR => tower(input, hidden, 1),
                 ModelKind::Ziln => tower(input, hidden, 3),
                 ModelKind::Esmm | ModelKind::MtlMse => 2 * tower(input, hidden, 1),
@@ -85,7 +87,7 @@ impl NetDims {
     }
 }
 
-/// The counterfactual part of Ours' loss: `ln ε` and how ε is scored.
+/// The counterfactual part of the entire-space loss: `ln ε` and how ε is scored.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Counterfactual {
     pub(crate) log_eps: f64,
@@ -111,7 +113,7 @@ pub(crate) struct Heads {
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub(crate) enum Net {
-    Ours(TwoTower),
+    EntireSpace(TwoTower),
     DnnC(SingleTower),
     DnnR(SingleTower),
     SharedBottom(SharedBottom),
@@ -124,7 +126,7 @@ pub(crate) enum Net {
 impl Net {
     pub(crate) fn new(kind: ModelKind, dims: &NetDims, device: &Device) -> Self {
         match kind {
-            ModelKind::Ours => Net::Ours(TwoTower::new(dims, 2, device)),
+            ModelKind::EntireSpaceLogNormal => Net::EntireSpace(TwoTower::new(dims, 2, device)),
             ModelKind::DnnC => Net::DnnC(SingleTower::new(dims, 1, device)),
             ModelKind::DnnR => Net::DnnR(SingleTower::new(dims, 1, device)),
             ModelKind::SharedBottom => Net::SharedBottom(SharedBottom::new(dims, device)),
@@ -137,13 +139,13 @@ impl Net {
 
     pub(crate) fn heads(&self, inputs: &Inputs) -> Heads {
         match self {
-            Net::Ours(n) => ours::heads(n, inputs),
-            Net::DnnC(n) => single::dnn_c_heads(n, inputs),
-            Net::DnnR(n) => single::dnn_r_heads(n, inputs),
+            Net::EntireSpace(n) => entire_space::heads(n, inputs),
+            Net::DnnC(n) => single_task::dnn_c_heads(n, inputs),
+            Net::DnnR(n) => single_task::dnn_r_heads(n, inputs),
             Net::SharedBottom(n) => n.heads(inputs),
             Net::Mmoe(n) => n.heads(inputs),
             Net::Esmm(n) | Net::MtlMse(n) => two_task::heads(n, inputs),
-            Net::Ziln(n) => single::ziln_heads(n, inputs),
+            Net::Ziln(n) => single_task::ziln_heads(n, inputs),
         }
     }
 
@@ -152,16 +154,16 @@ impl Net {
     /// then predicts pair by pair.
     pub(crate) fn heads_pairwise(&self, c: &SideInputs, f: &SideInputs) -> Option<Heads> {
         match self {
-            Net::Ours(n) => {
+            Net::EntireSpace(n) => {
                 let (logit, rev) = n.towers_pairwise(c, f);
-                Some(ours::heads_from(logit, rev))
+                Some(entire_space::heads_from(logit, rev))
             }
             Net::Esmm(n) | Net::MtlMse(n) => {
                 let (logit, rev) = n.towers_pairwise(c, f);
                 Some(two_task::heads_from(logit, rev))
             }
-            Net::DnnR(n) => Some(single::dnn_r_heads_from(&n.out_pairwise(c, f))),
-            Net::Ziln(n) => Some(single::ziln_heads_from(&n.out_pairwise(c, f))),
+            Net::DnnR(n) => Some(single_task::dnn_r_heads_from(&n.out_pairwise(c, f))),
+            Net::Ziln(n) => Some(single_task::ziln_heads_from(&n.out_pairwise(c, f))),
             Net::DnnC(_) | Net::SharedBottom(_) | Net::Mmoe(_) => None,
         }
     }
@@ -175,12 +177,12 @@ impl Net {
         cf: Counterfactual,
     ) -> Option<Tensor<1>> {
         match self {
-            Net::Ours(_) => ours::loss(heads, labels, cf),
-            Net::DnnC(_) => single::dnn_c_loss(heads, labels),
-            Net::DnnR(_) => single::dnn_r_loss(heads, labels),
+            Net::EntireSpace(_) => entire_space::loss(heads, labels, cf),
+            Net::DnnC(_) => single_task::dnn_c_loss(heads, labels),
+            Net::DnnR(_) => single_task::dnn_r_loss(heads, labels),
             Net::SharedBottom(_) | Net::Mmoe(_) => shared_bottom::loss(heads, labels),
             Net::Esmm(_) => two_task::esmm_loss(heads, labels),
-            Net::Ziln(_) => single::ziln_loss(heads, labels),
+            Net::Ziln(_) => single_task::ziln_loss(heads, labels),
             Net::MtlMse(_) => two_task::mtl_mse_loss(heads, labels),
         }
     }

@@ -1,4 +1,4 @@
-//! Two-tower baselines that share Ours' architecture but not its loss:
+//! Two-tower baselines that share the entire-space model's architecture but not its loss:
 //!
 //! - MTL-MSE: conversion BCE on all rows + revenue MSE `mean[y·(R̂ − r)²]` on converted rows;
 //! - ESMM (Ma et al., 2018, adapted from click → conversion to conversion → revenue):
@@ -14,7 +14,7 @@ use crate::nn::blocks::{Inputs, Labels, column};
 use crate::nn::loss::{bce_with_logits, mse, mse_positive};
 
 use super::Heads;
-use super::ours::TwoTower;
+use super::entire_space::TwoTower;
 
 pub(crate) fn heads(net: &TwoTower, inputs: &Inputs) -> Heads {
     let (logit, rev) = net.towers(inputs);

@@ -1,6 +1,6 @@
 //! Forecasters on burn: `[batch, M]` standardised history → `[batch, H]` standardised forecast.
 //!
-//! The frameworks ([`crate::framework`]) only see the [`Forecaster`] and [`ForecasterConfig`]
+//! The training loops ([`fit`](crate::fit)) only see the [`Forecaster`] and [`ForecasterParams`]
 //! traits, so a new model (TimesNet, FEDformer, …) is one more implementation of them and
 //! touches nothing else — the model-agnostic design the paper stresses.
 //!
@@ -11,9 +11,9 @@ mod nlinear;
 mod patchtst;
 mod revin;
 
-pub use dlinear::{DLinear, DLinearConfig};
-pub use nlinear::{NLinear, NLinearConfig};
-pub use patchtst::{PatchTst, PatchTstConfig};
+pub use dlinear::{DLinear, DLinearParams, DLinearValidParams};
+pub use nlinear::{NLinear, NLinearParams};
+pub use patchtst::{PatchTst, PatchTstParams, PatchTstValidParams};
 pub use revin::RevIn;
 
 use burn::module::Module;
@@ -21,7 +21,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 use fundalloc_core_types::WindowSpec;
 use ndarray::{Array2, ArrayView2};
 
+use fundalloc_core_types::Empty;
+
 use crate::error::{PnoError, Result};
+
+/// The most weights a forecaster may have (2^28, 1 GiB of `f32`): larger sizes are refused
+/// with [`PnoError::TooLarge`] before anything is allocated.
+pub const MAX_FORECASTER_WEIGHTS: usize = 1 << 28;
 
 /// A forecasting model: a burn [`Module`] mapping `[batch, M]` to `[batch, H]`.
 pub trait Forecaster: Module + 'static {
@@ -29,15 +35,20 @@ pub trait Forecaster: Module + 'static {
     fn forward(&self, x: Tensor<2>) -> Tensor<2>;
 }
 
-/// Builds a [`Forecaster`] for a window spec (the params half of linfa's params pattern).
-pub trait ForecasterConfig: Clone + std::fmt::Debug + Send + Sync {
-    /// The model this config builds.
+/// Builds a [`Forecaster`] for a window spec: implemented by each model's parameters, checked
+/// ([`DLinearValidParams`], [`PatchTstValidParams`]) and unchecked ([`DLinearParams`],
+/// [`PatchTstParams`], which [`init`](Self::init) checks first).
+pub trait ForecasterParams: Clone + std::fmt::Debug + Send + Sync {
+    /// The model these parameters build.
     type Model: Forecaster;
 
     /// A short name for tables ("DLinear", "PatchTST", …).
     fn name(&self) -> &'static str;
 
-    /// Validates the config against `spec` and initialises the model's weights on `device`.
+    /// Validates the parameters against `spec` and initialises the model's weights on `device`.
+    ///
+    /// # Errors
+    /// [`PnoError::InvalidParameter`] naming the first bad field.
     fn init(&self, spec: WindowSpec, device: &Device) -> Result<Self::Model>;
 }
 
@@ -80,34 +91,8 @@ pub fn predict<F: Forecaster>(
         start = end;
     }
     if parts.is_empty() {
-        return Err(PnoError::Empty {
-            what: "forecast inputs",
-        });
+        return Err(PnoError::from(Empty::new("forecast inputs")));
     }
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| PnoError::Tensor(e.to_string()))
-}
-
-/// Checks a positive size parameter.
-pub(crate) fn positive(name: &'static str, value: usize) -> Result<()> {
-    if value == 0 {
-        return Err(PnoError::InvalidParameter {
-            name,
-            value: "0".into(),
-            reason: "must be at least 1",
-        });
-    }
-    Ok(())
-}
-
-/// Checks a dropout probability.
-pub(crate) fn probability(name: &'static str, value: f64) -> Result<()> {
-    if !(0.0..1.0).contains(&value) {
-        return Err(PnoError::InvalidParameter {
-            name,
-            value: value.to_string(),
-            reason: "must be in [0, 1)",
-        });
-    }
-    Ok(())
 }

@@ -3,14 +3,17 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
-use fundalloc_core_types::WindowSpec;
+use fundalloc_core_types::{TooLarge, WindowSpec};
 
-use super::{Forecaster, ForecasterConfig};
-use crate::error::Result;
+use super::{Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS};
+use crate::error::{PnoError, Result};
 
-/// NLinear settings (it has none beyond M and H).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NLinearConfig;
+/// NLinear parameters: it has none beyond M and H, so it is always valid (its own checked
+/// type).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NLinearParams;
+
+fundalloc_core_types::checked_params!(NLinearParams, PnoError);
 
 /// `ŷ = W·(x − x_M) + b + x_M`.
 #[derive(Module, Debug)]
@@ -19,7 +22,7 @@ pub struct NLinear {
     lookback: usize,
 }
 
-impl ForecasterConfig for NLinearConfig {
+impl ForecasterParams for NLinearParams {
     type Model = NLinear;
 
     fn name(&self) -> &'static str {
@@ -27,6 +30,8 @@ impl ForecasterConfig for NLinearConfig {
     }
 
     fn init(&self, spec: WindowSpec, device: &Device) -> Result<NLinear> {
+        let weights = spec.lookback() as u128 * spec.horizon() as u128 + spec.horizon() as u128;
+        TooLarge::check("NLinear weights", weights, MAX_FORECASTER_WEIGHTS as u128)?;
         Ok(NLinear {
             linear: LinearConfig::new(spec.lookback(), spec.horizon()).init(device),
             lookback: spec.lookback(),

@@ -3,6 +3,8 @@
 
 use good_lp::{Expression, ProblemVariables, Solution, SolverModel, constraint, variable};
 
+use fundalloc_core_types::{Empty, NonFinite, ShapeMismatch};
+
 use crate::error::{PnoError, Result, check_finite};
 
 /// Optimal value of `min a·c s.t. a ≥ 0, Σa = 1, a·r ≤ r̄` solved by HiGHS through good_lp.
@@ -10,19 +12,20 @@ use crate::error::{PnoError, Result, check_finite};
 /// Errors with [`PnoError::Infeasible`] when HiGHS finds no feasible point.
 pub fn solve_with_highs(cost: &[f64], risk: &[f64], budget: f64) -> Result<f64> {
     if cost.len() != risk.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "cost vector vs risk vector",
-            expected: risk.len(),
-            found: cost.len(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "cost vector vs risk vector",
+            risk.len(),
+            cost.len(),
+        )));
     }
     if cost.is_empty() {
-        return Err(PnoError::Empty {
-            what: "cost vector",
-        });
+        return Err(PnoError::from(Empty::new("cost vector")));
     }
     check_finite("cost vector", cost)?;
     check_finite("risk vector", risk)?;
+    if !budget.is_finite() {
+        return Err(NonFinite::at_index("risk budget", 0, budget).into());
+    }
     let mut vars = ProblemVariables::new();
     let a: Vec<_> = (0..cost.len())
         .map(|_| vars.add(variable().min(0.0)))

@@ -20,10 +20,12 @@
 //! first case. Infeasibility is exactly `r̄ < min_h r_h`, reported as [`PnoError::Infeasible`].
 
 #[cfg(feature = "highs")]
-pub mod highs;
+pub(crate) mod highs;
 
 use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
+
+use fundalloc_core_types::{Empty, NonFinite, ShapeMismatch, check};
 
 use crate::error::{PnoError, Result, check_finite};
 
@@ -56,17 +58,15 @@ impl RiskConstraint {
     /// Errors with [`PnoError::Infeasible`] when `r̄ < min_h r_h`.
     pub fn new(risk: &[f64], budget: f64) -> Result<Self> {
         if risk.is_empty() {
-            return Err(PnoError::Empty {
-                what: "risk vector",
-            });
+            return Err(PnoError::from(Empty::new("risk vector")));
         }
         check_finite("risk vector", risk)?;
         if !budget.is_finite() {
-            return Err(PnoError::NonFinite {
-                what: "risk budget",
-                index: 0,
-                value: budget,
-            });
+            return Err(PnoError::from(NonFinite::at_index(
+                "risk budget",
+                0,
+                budget,
+            )));
         }
         let mut order: Vec<usize> = (0..risk.len()).collect();
         order.sort_by(|&a, &b| risk[a].total_cmp(&risk[b]).then(a.cmp(&b)));
@@ -111,11 +111,11 @@ impl RiskConstraint {
     /// The optimal allocation for the cost vector `c` (length H, finite).
     pub fn solve(&self, cost: &[f64]) -> Result<RiskSolution> {
         if cost.len() != self.risk.len() {
-            return Err(PnoError::LengthMismatch {
-                what: "cost vector vs risk vector",
-                expected: self.risk.len(),
-                found: cost.len(),
-            });
+            return Err(PnoError::from(ShapeMismatch::new(
+                "cost vector vs risk vector",
+                self.risk.len(),
+                cost.len(),
+            )));
         }
         check_finite("cost vector", cost)?;
         Ok(self.solve_unchecked(cost))
@@ -131,18 +131,18 @@ impl RiskConstraint {
     pub fn solve_batch(&self, costs: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
         let h = self.horizon();
         if costs.ncols() != h {
-            return Err(PnoError::LengthMismatch {
-                what: "cost matrix columns vs risk vector",
-                expected: h,
-                found: costs.ncols(),
-            });
+            return Err(PnoError::from(ShapeMismatch::new(
+                "cost matrix columns vs risk vector",
+                h,
+                costs.ncols(),
+            )));
         }
         if let Some((index, &value)) = costs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(PnoError::NonFinite {
-                what: "cost matrix",
+            return Err(PnoError::from(NonFinite::at_index(
+                "cost matrix",
                 index,
                 value,
-            });
+            )));
         }
         let mut out = Array2::<f64>::zeros((costs.nrows(), h));
         if let Some(flat) = out.as_slice_mut() {
@@ -236,6 +236,7 @@ fn mix_on_lower_hull(
 
 /// An optimal allocation: one or two steps with positive weight (Σ weights = 1).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RiskSolution {
     support: Vec<(usize, f64)>,
     objective: f64,
@@ -299,25 +300,23 @@ impl RiskSolution {
 /// ```
 pub fn solve_risk_aware(cost: &[f64], risk: &[f64], budget: f64) -> Result<RiskSolution> {
     if risk.is_empty() {
-        return Err(PnoError::Empty {
-            what: "risk vector",
-        });
+        return Err(PnoError::from(Empty::new("risk vector")));
     }
     if cost.len() != risk.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "cost vector vs risk vector",
-            expected: risk.len(),
-            found: cost.len(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "cost vector vs risk vector",
+            risk.len(),
+            cost.len(),
+        )));
     }
     check_finite("risk vector", risk)?;
     check_finite("cost vector", cost)?;
     if !budget.is_finite() {
-        return Err(PnoError::NonFinite {
-            what: "risk budget",
-            index: 0,
-            value: budget,
-        });
+        return Err(PnoError::from(NonFinite::at_index(
+            "risk budget",
+            0,
+            budget,
+        )));
     }
     // One O(H) pass: the least risk (feasibility) and the cheapest step (ties: least risky, first).
     let mut min_risk = risk[0];
@@ -352,18 +351,10 @@ pub fn solve_risk_aware(cost: &[f64], risk: &[f64], budget: f64) -> Result<RiskS
 /// (`numpy.quantile`'s default): position `q·(n−1)` in the sorted values.
 pub fn quantile(values: &[f64], q: f64) -> Result<f64> {
     if values.is_empty() {
-        return Err(PnoError::Empty {
-            what: "quantile input",
-        });
+        return Err(PnoError::from(Empty::new("quantile input")));
     }
     check_finite("quantile input", values)?;
-    if !(0.0..=1.0).contains(&q) {
-        return Err(PnoError::InvalidParameter {
-            name: "quantile level",
-            value: q.to_string(),
-            reason: "must be in [0, 1]",
-        });
-    }
+    check::probability("quantile level", q)?;
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let pos = q * (sorted.len() - 1) as f64;

@@ -86,27 +86,27 @@ fn infeasible_budget_is_a_typed_error() {
 fn bad_input_is_rejected() {
     assert!(matches!(
         solve_risk_aware(&[], &[], 1.0),
-        Err(PnoError::Empty { .. })
+        Err(PnoError::Empty(_))
     ));
     assert!(matches!(
         solve_risk_aware(&[1.0], &[f64::NAN], 1.0),
-        Err(PnoError::NonFinite { .. })
+        Err(PnoError::NonFinite(_))
     ));
     assert!(matches!(
         solve_risk_aware(&[f64::INFINITY], &[0.0], 1.0),
-        Err(PnoError::NonFinite { .. })
+        Err(PnoError::NonFinite(_))
     ));
     assert!(matches!(
         solve_risk_aware(&[1.0], &[0.0], f64::NAN),
-        Err(PnoError::NonFinite { .. })
+        Err(PnoError::NonFinite(_))
     ));
     assert!(matches!(
         solve_risk_aware(&[1.0, 2.0], &[0.0], 1.0),
-        Err(PnoError::LengthMismatch { .. })
+        Err(PnoError::ShapeMismatch(_))
     ));
     assert!(matches!(
         quantile(&[1.0], 1.5),
-        Err(PnoError::InvalidParameter { .. })
+        Err(PnoError::InvalidParameter(_))
     ));
 }
 

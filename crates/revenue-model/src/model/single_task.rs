@@ -4,7 +4,7 @@
 //! - DNN-R: 1 output, `softplus` → `E` in revenue units (÷ scale); loss MSE against R on every
 //!   row (not converted = 0).
 //! - ZILN (Wang et al., 2019): 3 outputs `(z, μ, raw σ)`; loss BCE + `−mean[y·ln LN(r; μ, σ)]`
-//!   — the log-normal fitted on converted rows only, unlike Ours.
+//!   — the log-normal fitted on converted rows only, unlike the entire-space model.
 
 use burn::module::Module;
 use burn::tensor::activation::softplus;

@@ -1,4 +1,4 @@
-//! "Ours" (PTOFA Section 3): shared embeddings, a conversion tower with one logit and a revenue
+//! The entire-space log-normal model (PTOFA Section 3, Table 1's "Ours"): shared embeddings, a conversion tower with one logit and a revenue
 //! tower with μ and σ heads, trained with the entire-space counterfactual loss (Eq. 6).
 //! `E = P_c · exp(μ + σ²/2)`.
 
@@ -11,7 +11,7 @@ use crate::nn::loss::{entire_space_nll, sigma_from_raw};
 use super::{Counterfactual, Heads, NetDims};
 
 /// Two towers over one shared embedder; `rev_out` outputs are model-specific
-/// (2 = μ and raw σ for Ours, 1 = R̂ for MTL-MSE and ESMM).
+/// (2 = μ and raw σ for the entire-space model, 1 = R̂ for MTL-MSE and ESMM).
 #[derive(Module, Debug)]
 pub(crate) struct TwoTower {
     pub(crate) embed: Embedder,

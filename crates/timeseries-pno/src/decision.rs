@@ -2,12 +2,14 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
+use fundalloc_core_types::{Empty, InvalidParameter, ShapeMismatch};
+
 use crate::error::{PnoError, Result};
 use crate::solver::RiskConstraint;
 
 /// Algorithm 1: per horizon position h, the split-conformal radius
 /// `r_h` = the ⌈(n+1)γ⌉-th smallest of the n calibration errors `|ŷ_h − y_h|`
-/// (computed by `fundalloc-conformal`'s `SplitConformalParams::position_radii`).
+/// (computed by `fundalloc-conformal`'s `PositionalConformal::fit`).
 ///
 /// When ⌈(n+1)γ⌉ > n (too few calibration windows for level γ) the radius would be infinite;
 /// that is reported as [`PnoError::Conformal`] rather than handed to the solver.
@@ -26,9 +28,8 @@ pub fn conformal_radii(
     truth: ArrayView2<'_, f64>,
     coverage: f64,
 ) -> Result<Array1<f64>> {
-    Ok(fundalloc_conformal::SplitConformalParams::new(coverage)
-        .check()?
-        .position_radii(pred, truth)?)
+    let params = fundalloc_conformal::SplitConformalParams::new(coverage);
+    Ok(fundalloc_conformal::PositionalConformal::fit(params, pred, truth)?.into_radii())
 }
 
 /// Fraction of test entries with `|ŷ_h − y_h| ≤ r_h` (empirical coverage of the radii).
@@ -38,16 +39,14 @@ pub fn radii_coverage(
     radii: ArrayView1<'_, f64>,
 ) -> Result<f64> {
     if pred.dim() != truth.dim() || pred.ncols() != radii.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "forecasts, truths and radii",
-            expected: truth.ncols(),
-            found: radii.len(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "forecasts, truths and radii",
+            truth.ncols(),
+            radii.len(),
+        )));
     }
     if pred.is_empty() {
-        return Err(PnoError::Empty {
-            what: "coverage input",
-        });
+        return Err(PnoError::from(Empty::new("coverage input")));
     }
     let mut inside = 0usize;
     for ((p, y), h) in pred
@@ -77,15 +76,15 @@ pub enum DecisionRule {
 /// Equal weights on the `k` smallest entries of `scores` (ties: the earlier step).
 pub fn top_k_allocation(scores: &[f64], k: usize) -> Result<Array1<f64>> {
     if scores.is_empty() {
-        return Err(PnoError::Empty { what: "scores" });
+        return Err(PnoError::from(Empty::new("scores")));
     }
     crate::error::check_finite("scores", scores)?;
     if k == 0 || k > scores.len() {
-        return Err(PnoError::InvalidParameter {
-            name: "k",
-            value: k.to_string(),
-            reason: "must be in 1..=H",
-        });
+        return Err(PnoError::from(InvalidParameter::new(
+            "k",
+            k,
+            "must be in 1..=H",
+        )));
     }
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
@@ -105,11 +104,11 @@ pub fn allocate(
     constraint: &RiskConstraint,
 ) -> Result<Array2<f64>> {
     if pred.ncols() != radii.len() {
-        return Err(PnoError::LengthMismatch {
-            what: "forecast columns vs radii",
-            expected: radii.len(),
-            found: pred.ncols(),
-        });
+        return Err(PnoError::from(ShapeMismatch::new(
+            "forecast columns vs radii",
+            radii.len(),
+            pred.ncols(),
+        )));
     }
     match rule {
         DecisionRule::RiskAware => constraint.solve_batch(pred),

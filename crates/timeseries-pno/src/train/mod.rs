@@ -1,15 +1,16 @@
-//! RTS-PtO (Algorithm 2) and RTS-PnO (Algorithm 3): training loops over any [`Forecaster`].
+//! RTS-PtO (Algorithm 2) and RTS-PnO (Algorithm 3): one training entry point, [`fit`], over
+//! any [`Forecaster`], with the [`Method`] picking the loop.
 //!
 //! Both loops are hand-written on burn's autodiff and Adam. They see the model only through
-//! [`ForecasterConfig`] / [`Forecaster`], so they are model-agnostic.
+//! [`ForecasterParams`] / [`Forecaster`], so they are model-agnostic.
 //!
 //! * **PtO** minimises the MSE (Eq. 3). After every epoch it recomputes the radii `r` on the
 //!   calibration (validation) windows with Algorithm 1 and keeps the epoch with the lowest
 //!   validation MSE; its final `r` and `r̄` (Eq. 11) define the fixed risk set of Eq. 6–7.
 //! * **PnO** minimises SPO+ + β·MSE (Eq. 13–14) over the risk set `A'(r_t)`. With
-//!   [`ConstraintMode::Adaptive`] the radii and `r̄` are recalibrated from the *current* model
+//!   [`Method::PnoAdaptive`] the radii and `r̄` are recalibrated from the *current* model
 //!   after every epoch (the initial set comes from the freshly initialised model), as the paper
-//!   describes; with [`ConstraintMode::Fixed`] a given set (PtO's, say) is used throughout (the
+//!   describes; with [`Method::PnoFixed`] a given set (PtO's, say) is used throughout (the
 //!   ablation of Table 4). The epoch with the lowest validation regret is kept, together with
 //!   the set it was evaluated with.
 //!
@@ -21,54 +22,69 @@
 //! solver, in parallel): `∂L/∂ŷ_b = g_b / B`, exactly the SPO+ subgradient of the batch mean, and
 //! the SPO+ *value* is reported separately. Both routes give the same parameter update.
 
-mod observer;
 mod params;
+mod report;
 
-pub use observer::{EpochRecord, NoObserver, Phase, TrainObserver};
 pub use params::{TrainParams, ValidTrainParams};
+pub use report::{EpochReport, Phase, Trained};
 
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
+use fundalloc_core_types::{InvalidParameter, Observer, ParamGuard};
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::data::{Dataset, SegmentData};
-use crate::error::Result;
-use crate::forecast::{Forecaster, ForecasterConfig, predict, to_array, to_tensor};
-use crate::risk::{DecisionRule, allocate, conformal_radii};
+use crate::data::{SegmentData, WindowDataset};
+use crate::decision::{DecisionRule, allocate, conformal_radii};
+use crate::error::{PnoError, Result};
+use crate::forecast::{Forecaster, ForecasterParams, predict, to_array, to_tensor};
 use crate::solver::RiskConstraint;
 use crate::spo::spo_plus_batch;
 
-/// Which risk set PnO trains against.
+/// Which framework [`fit`] trains, and for PnO which risk set it trains against.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ConstraintMode {
-    /// Recalibrate `r` (Algorithm 1) and `r̄` (Eq. 11) from the current model after every epoch.
-    Adaptive,
-    /// Keep this set for the whole run.
-    Fixed(RiskConstraint),
+#[non_exhaustive]
+pub enum Method {
+    /// RTS-PtO (Algorithm 2): MSE training; the radii and `r̄` of the selected epoch define a
+    /// fixed risk set. The epoch with the lowest validation MSE is kept.
+    Pto,
+    /// RTS-PnO (Algorithm 3) against this risk set for the whole run (PtO's, say: the ablation
+    /// of Table 4). The epoch with the lowest validation regret is kept.
+    PnoFixed(RiskConstraint),
+    /// RTS-PnO (Algorithm 3), recalibrating `r` (Algorithm 1) and `r̄` (Eq. 11) from the
+    /// current model after every epoch. The epoch with the lowest validation regret is kept.
+    PnoAdaptive,
 }
 
-/// A trained forecaster with its calibrated risk set.
-#[derive(Debug, Clone)]
-pub struct Trained<M> {
-    /// The selected model.
-    pub model: M,
-    /// Radii `r` (standardised units) of the selected model on the calibration windows.
-    pub radii: Array1<f64>,
-    /// The risk set `{a·r ≤ r̄}` the model's decisions use.
-    pub constraint: RiskConstraint,
-    /// One record per epoch.
-    pub history: Vec<EpochRecord>,
-    /// The selected epoch (1-based).
-    pub best_epoch: usize,
+impl Method {
+    /// The [`Phase`] its epoch reports carry.
+    pub fn phase(&self) -> Phase {
+        match self {
+            Method::Pto => Phase::Pto,
+            Method::PnoFixed(_) => Phase::PnoFixed,
+            Method::PnoAdaptive => Phase::PnoAdaptive,
+        }
+    }
 }
 
 /// Algorithm 1 for a model: radii on the calibration windows and `r̄` = α-quantile of `r`.
+///
+/// # Errors
+/// Invalid parameters, or too few calibration windows for the coverage γ.
 pub fn calibrate<F: Forecaster>(
+    model: &F,
+    calibration: &SegmentData,
+    params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
+    device: &Device,
+) -> Result<(Array1<f64>, RiskConstraint)> {
+    calibrate_checked(model, calibration, &params.check()?, device)
+}
+
+fn calibrate_checked<F: Forecaster>(
     model: &F,
     calibration: &SegmentData,
     params: &ValidTrainParams,
@@ -76,11 +92,11 @@ pub fn calibrate<F: Forecaster>(
 ) -> Result<(Array1<f64>, RiskConstraint)> {
     let pred = predict(
         model,
-        calibration.inputs.view(),
+        calibration.inputs().view(),
         params.eval_batch_size(),
         device,
     )?;
-    let radii = conformal_radii(pred.view(), calibration.targets.view(), params.coverage())?;
+    let radii = conformal_radii(pred.view(), calibration.targets().view(), params.coverage())?;
     let constraint =
         RiskConstraint::from_quantile(radii.as_slice().unwrap_or(&radii.to_vec()), params.alpha())?;
     Ok((radii, constraint))
@@ -98,7 +114,7 @@ fn segment_regret<F: Forecaster>(
 ) -> Result<(f64, f64)> {
     let pred = predict(
         model,
-        segment.inputs.view(),
+        segment.inputs().view(),
         params.eval_batch_size(),
         device,
     )?;
@@ -108,12 +124,12 @@ fn segment_regret<F: Forecaster>(
         radii.view(),
         constraint,
     )?;
-    let cost = (&a * &segment.targets).sum_axis(Axis(1));
-    let best = segment.targets.map_axis(Axis(1), |row| {
+    let cost = (&a * segment.targets()).sum_axis(Axis(1));
+    let best = segment.targets().map_axis(Axis(1), |row| {
         row.iter().copied().fold(f64::INFINITY, f64::min)
     });
     let regret = (cost - best).mean().unwrap_or(f64::NAN);
-    let mse = (&pred - &segment.targets)
+    let mse = (&pred - segment.targets())
         .mapv(|d| d * d)
         .mean()
         .unwrap_or(f64::NAN);
@@ -143,7 +159,7 @@ fn run_epoch<F: Forecaster>(
     params: &ValidTrainParams,
     epoch: usize,
     device: &Device,
-    observer: &mut dyn TrainObserver,
+    observer: &mut dyn Observer<EpochReport>,
 ) -> Result<(F, f64)> {
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut rng = StdRng::seed_from_u64(params.seed() ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
@@ -151,8 +167,8 @@ fn run_epoch<F: Forecaster>(
     let batches: Vec<&[usize]> = order.chunks(params.batch_size()).collect();
     let mut total = 0.0;
     for (b, rows) in batches.iter().enumerate() {
-        let x = train.inputs.select(Axis(0), rows);
-        let y = train.targets.select(Axis(0), rows);
+        let x = train.inputs().select(Axis(0), rows);
+        let y = train.targets().select(Axis(0), rows);
         let pred = model.forward(to_tensor(x.view(), device));
         let target = to_tensor(y.view(), device);
         let mse = (pred.clone() - target).square().mean();
@@ -175,20 +191,45 @@ fn run_epoch<F: Forecaster>(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(params.learning_rate(), model, grads);
         total += value;
-        observer.on_batch(epoch, b + 1, batches.len());
+        observer.on_step(epoch, b + 1, batches.len());
     }
     Ok((model, total / batches.len().max(1) as f64))
 }
 
 /// RTS-PtO (Algorithm 2): MSE training, radii from the calibration windows, fixed risk set.
+/// Trains `model` on `data` with `method` (RTS-PtO, or RTS-PnO with a fixed or adaptive risk
+/// set) and returns the selected epoch's model with its radii and risk set.
 ///
 /// `device` picks the backend (`Device::flex()` for pure-Rust CPU); autodiff is enabled here.
-pub fn fit_pto<C: ForecasterConfig>(
+/// The observer sees every mini-batch (`on_step`) and every epoch's [`EpochReport`]
+/// (`on_epoch`).
+///
+/// # Errors
+/// Invalid model or training parameters, too few calibration windows for γ, or a numerical
+/// failure (non-finite forecasts).
+pub fn fit<C: ForecasterParams>(
+    model: &C,
+    data: &WindowDataset,
+    method: &Method,
+    params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
+    device: &Device,
+    observer: &mut impl Observer<EpochReport>,
+) -> Result<Trained<C::Model>> {
+    let params = params.check()?;
+    match method {
+        Method::Pto => fit_pto(model, data, &params, device, observer),
+        Method::PnoFixed(set) => fit_pno(model, data, &params, Some(set), device, observer),
+        Method::PnoAdaptive => fit_pno(model, data, &params, None, device, observer),
+    }
+}
+
+/// RTS-PtO (Algorithm 2): MSE training, radii from the calibration windows, fixed risk set.
+fn fit_pto<C: ForecasterParams>(
     config: &C,
-    data: &Dataset,
+    data: &WindowDataset,
     params: &ValidTrainParams,
     device: &Device,
-    observer: &mut dyn TrainObserver,
+    observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let train_device = device.clone().autodiff();
     train_device.seed(params.seed());
@@ -202,14 +243,14 @@ pub fn fit_pto<C: ForecasterConfig>(
             model,
             &mut optimizer,
             &Objective::Mse,
-            &data.train,
+            data.train(),
             params,
             epoch,
             &train_device,
             observer,
         )?;
         model = next;
-        let (radii, constraint) = calibrate(&model, &data.validation, params, device)?;
+        let (radii, constraint) = calibrate_checked(&model, data.validation(), params, device)?;
         let epoch_info = EpochInfo {
             phase: Phase::Pto,
             epoch,
@@ -234,26 +275,26 @@ pub fn fit_pto<C: ForecasterConfig>(
     finish(best, history)
 }
 
-/// RTS-PnO (Algorithm 3): SPO+ + β·MSE over the risk set, adaptive or fixed.
-pub fn fit_pno<C: ForecasterConfig>(
+/// RTS-PnO (Algorithm 3): SPO+ + β·MSE over the risk set, fixed (`Some`) or adaptive (`None`).
+fn fit_pno<C: ForecasterParams>(
     config: &C,
-    data: &Dataset,
+    data: &WindowDataset,
     params: &ValidTrainParams,
-    mode: &ConstraintMode,
+    fixed: Option<&RiskConstraint>,
     device: &Device,
-    observer: &mut dyn TrainObserver,
+    observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let train_device = device.clone().autodiff();
     train_device.seed(params.seed());
     let mut model = config.init(data.spec(), &train_device)?;
     let mut optimizer = AdamConfig::new().init();
-    let (mut radii, mut constraint) = match mode {
-        ConstraintMode::Adaptive => calibrate(&model, &data.validation, params, device)?,
-        ConstraintMode::Fixed(set) => (Array1::from(set.risk().to_vec()), set.clone()),
+    let (mut radii, mut constraint) = match fixed {
+        None => calibrate_checked(&model, data.validation(), params, device)?,
+        Some(set) => (Array1::from(set.risk().to_vec()), set.clone()),
     };
-    let phase = match mode {
-        ConstraintMode::Adaptive => Phase::PnoAdaptive,
-        ConstraintMode::Fixed(_) => Phase::PnoFixed,
+    let phase = match fixed {
+        None => Phase::PnoAdaptive,
+        Some(_) => Phase::PnoFixed,
     };
     let mut history = Vec::new();
     let mut best: Best<C::Model> = None;
@@ -267,15 +308,15 @@ pub fn fit_pno<C: ForecasterConfig>(
             model,
             &mut optimizer,
             &objective,
-            &data.train,
+            data.train(),
             params,
             epoch,
             &train_device,
             observer,
         )?;
         model = next;
-        if matches!(mode, ConstraintMode::Adaptive) {
-            (radii, constraint) = calibrate(&model, &data.validation, params, device)?;
+        if fixed.is_none() {
+            (radii, constraint) = calibrate_checked(&model, data.validation(), params, device)?;
         }
         let epoch_info = EpochInfo {
             phase,
@@ -307,7 +348,7 @@ pub fn fit_pno<C: ForecasterConfig>(
     finish(best, history)
 }
 
-/// What identifies a finished training epoch in its [`EpochRecord`].
+/// What identifies a finished training epoch in its [`EpochReport`].
 struct EpochInfo {
     phase: Phase,
     epoch: usize,
@@ -321,18 +362,18 @@ struct EpochInfo {
 #[allow(clippy::too_many_arguments)]
 fn validate_epoch<F: Forecaster>(
     model: &F,
-    data: &Dataset,
+    data: &WindowDataset,
     radii: &Array1<f64>,
     constraint: &RiskConstraint,
     params: &ValidTrainParams,
     device: &Device,
     info: EpochInfo,
-    observer: &mut dyn TrainObserver,
-    history: &mut Vec<EpochRecord>,
+    observer: &mut dyn Observer<EpochReport>,
+    history: &mut Vec<EpochReport>,
 ) -> Result<(f64, f64)> {
     let (val_regret, val_mse) =
-        segment_regret(model, &data.validation, radii, constraint, params, device)?;
-    let record = EpochRecord::new(
+        segment_regret(model, data.validation(), radii, constraint, params, device)?;
+    let record = EpochReport::new(
         info.phase,
         info.epoch,
         info.loss,
@@ -347,20 +388,12 @@ fn validate_epoch<F: Forecaster>(
     Ok((val_regret, val_mse))
 }
 
-fn finish<M>(best: Best<M>, history: Vec<EpochRecord>) -> Result<Trained<M>> {
+fn finish<M>(best: Best<M>, history: Vec<EpochReport>) -> Result<Trained<M>> {
     match best {
-        Some((_, model, radii, constraint, best_epoch)) => Ok(Trained {
-            model,
-            radii,
-            constraint,
-            history,
-            best_epoch,
-        }),
-        None => Err(crate::error::PnoError::InvalidParameter {
-            name: "epochs",
-            value: "0".into(),
-            reason: "must be at least 1",
-        }),
+        Some((_, model, radii, constraint, best_epoch)) => {
+            Ok(Trained::new(model, radii, constraint, history, best_epoch))
+        }
+        None => Err(InvalidParameter::new("epochs", 0, "must be at least 1").into()),
     }
 }
 
