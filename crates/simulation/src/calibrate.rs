@@ -42,7 +42,7 @@ pub fn log_returns(series: &PriceSeries) -> Result<Vec<f64>> {
     Ok(prices.windows(2).map(|w| (w[1] / w[0]).ln()).collect())
 }
 
-/// A GBM fitted to one price series; see the [module docs](self) for the formulas.
+/// A GBM fitted to one price series; see the [guide](https://github.com/fundalloc/fundalloc/blob/main/docs/simulation.md#calibration) for the formulas.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GbmFit {

@@ -68,7 +68,7 @@ pub struct TailRisk {
 }
 
 /// The empirical VaR and CVaR of `returns` at confidence `level` (historical simulation; the
-/// estimators of the [module docs](self), equal to riskfolio-lib's `VaR_Hist`/`CVaR_Hist`).
+/// estimators of the [guide](https://github.com/fundalloc/fundalloc/blob/main/docs/simulation.md#measures), equal to riskfolio-lib's `VaR_Hist`/`CVaR_Hist`).
 ///
 /// ```
 /// use fundalloc_simulation::historical_tail;

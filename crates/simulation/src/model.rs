@@ -226,7 +226,7 @@ impl sealed::Sealed for CorrelatedGbm {
 }
 
 /// The stationary block bootstrap of historical log returns (one or several assets of the
-/// same dates); see the [module docs](self).
+/// same dates); see the [guide](https://github.com/fundalloc/fundalloc/blob/main/docs/simulation.md#path-models).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StationaryBootstrap {
     returns: Vec<f64>,
