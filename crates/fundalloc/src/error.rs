@@ -34,6 +34,10 @@ pub enum Error {
     #[cfg(feature = "cbr-advisor")]
     #[error(transparent)]
     CbrAdvisor(#[from] fundalloc_cbr_advisor::CbrError),
+    /// Calibration, simulation or a risk measure failed.
+    #[cfg(feature = "simulation")]
+    #[error(transparent)]
+    Simulation(#[from] fundalloc_simulation::SimulationError),
     /// Two matrices that must describe the same customers and funds do not (e.g. the ground
     /// truth handed to `pipeline::evaluate` and the allocation problem).
     #[error("{what} is {}×{} (customers × funds), expected {}×{}", found.0, found.1, expected.0, expected.1)]

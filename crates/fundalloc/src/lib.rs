@@ -7,6 +7,8 @@
     allow(rustdoc::broken_intra_doc_links)
 )]
 
+#[cfg(all(feature = "simulation", feature = "cbr-advisor"))]
+pub mod advice;
 mod error;
 #[cfg(all(feature = "revenue-model", feature = "allocator", feature = "metrics"))]
 pub mod pipeline;
@@ -46,6 +48,11 @@ pub use fundalloc_timeseries_pno as timeseries_pno;
 /// and client. Feature `cbr-advisor`.
 #[cfg(feature = "cbr-advisor")]
 pub use fundalloc_cbr_advisor as cbr_advisor;
+
+/// Monte Carlo simulation (`fundalloc-simulation`): GBM and block-bootstrap paths, expected
+/// yield, VaR and CVaR of products and portfolios. Feature `simulation`.
+#[cfg(feature = "simulation")]
+pub use fundalloc_simulation as simulation;
 
 /// The handful of types a predict-then-optimise program needs: `use fundalloc::prelude::*;`.
 ///
