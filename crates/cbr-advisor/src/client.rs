@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::error::ProtocolProblem;
 use crate::protocol::{Request, Response, parse_response};
 use crate::{CbrError, Result};
 
@@ -36,9 +37,7 @@ impl Client {
             }
         }
         Err(last.map_or_else(
-            || CbrError::Protocol {
-                reason: "no address to connect to".into(),
-            },
+            || CbrError::Protocol(ProtocolProblem::NoAddress),
             CbrError::Io,
         ))
     }
@@ -67,18 +66,15 @@ impl Client {
             let limit = (MAX_RESPONSE - msg.len()) as u64 + 1;
             let n = std::io::Read::take(&mut self.reader, limit).read_line(&mut msg)?;
             if n == 0 {
-                return Err(CbrError::Protocol {
-                    reason: "connection closed before the end of the response".into(),
-                });
+                return Err(CbrError::Protocol(ProtocolProblem::Closed));
             }
             if msg.len() > MAX_RESPONSE {
-                return Err(CbrError::Protocol {
-                    reason: "response too large".into(),
-                });
+                return Err(CbrError::Protocol(ProtocolProblem::ResponseTooLarge));
             }
             let line = msg[before..].trim_end_matches(['\n', '\r']);
             if line == "." {
-                return parse_response(&msg).map_err(|reason| CbrError::Protocol { reason });
+                return parse_response(&msg)
+                    .map_err(|p| CbrError::Protocol(ProtocolProblem::Malformed(p)));
             }
         }
     }

@@ -17,45 +17,53 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use fundalloc_core_types::{CancelToken, ParamGuard, check};
+
+use crate::error::ProtocolProblem;
 use crate::protocol::{
     Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Request, Response, parse_request,
 };
 use crate::retrieval::QueryParams;
 use crate::{CaseBase, CbrError, Result};
 
-/// Server settings. [`ServerConfig::default`] binds `127.0.0.1:7878`.
+/// Unchecked server parameters: [`ServerParams::default`] binds `127.0.0.1:7878`,
+/// [`ServerParams::loopback_ephemeral`] an ephemeral loopback port; change them with the
+/// setters. [`Server::start`] checks them ([`ParamGuard`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use fundalloc_cbr_advisor::ServerParams;
+/// use fundalloc_core_types::ParamGuard;
+///
+/// let p = ServerParams::loopback_ephemeral().workers(2).query_deadline(Duration::from_secs(2));
+/// assert_eq!(p.check()?.workers(), 2);
+/// assert!(ServerParams::default().query_deadline(Duration::ZERO).check().is_err());
+/// assert!(ServerParams::default().query_deadline(Duration::MAX).check().is_err());
+/// # Ok::<(), fundalloc_cbr_advisor::CbrError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
-    /// Address to bind (default `127.0.0.1:7878`; use port 0 for an ephemeral port).
-    pub bind: SocketAddr,
-    /// Number of query workers (default: available parallelism).
-    pub workers: usize,
-    /// Queries waiting for a worker before new ones get `41 Busy` (default 64).
-    pub queue_capacity: usize,
-    /// Open connections before new ones get `42` and are closed (default 256).
-    pub max_connections: usize,
-    /// Longest silence tolerated on a connection (default 5 s). An idle connection is closed;
-    /// one in the middle of a message gets `23` and is closed.
-    pub read_timeout: Duration,
-    /// Longest time a message may take to arrive from its first byte (default 10 s).
-    pub message_timeout: Duration,
-    /// Write timeout for answers (default 5 s).
-    pub write_timeout: Duration,
-    /// Deadline of a query from its arrival (default 10 s).
-    pub query_deadline: Duration,
-    /// Maximum request size in bytes (default 64 KiB).
-    pub max_message_bytes: usize,
-    /// Limits on request fields.
-    pub limits: Limits,
-    /// Default-N settings used when a request's N is `NULL`.
-    pub default_n_fraction: f64,
-    /// Upper bound of the default N.
-    pub default_n_max: usize,
+pub struct ServerParams(ServerValidParams);
+
+/// Checked server parameters: made by [`ParamGuard::check`] on [`ServerParams`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerValidParams {
+    bind: SocketAddr,
+    workers: usize,
+    queue_capacity: usize,
+    max_connections: usize,
+    read_timeout: Duration,
+    message_timeout: Duration,
+    write_timeout: Duration,
+    query_deadline: Duration,
+    max_message_bytes: usize,
+    limits: Limits,
+    default_n_fraction: f64,
+    default_n_max: usize,
 }
 
-impl Default for ServerConfig {
+impl Default for ServerParams {
     fn default() -> Self {
-        Self {
+        Self(ServerValidParams {
             bind: SocketAddr::from(([127, 0, 0, 1], 7878)),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue_capacity: 64,
@@ -68,46 +76,101 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             default_n_fraction: 0.01,
             default_n_max: 50,
-        }
+        })
     }
 }
 
-impl ServerConfig {
-    /// The default configuration on an ephemeral loopback port (`127.0.0.1:0`).
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        impl ServerParams {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(mut self, $name: $ty) -> Self {
+                    self.0.$name = $name;
+                    self
+                }
+            )*
+        }
+        impl ServerValidParams {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> $ty {
+                    self.$name.clone()
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Address to bind (default `127.0.0.1:7878`; port 0 for an ephemeral port).
+    bind: SocketAddr;
+    /// Number of query workers (≥ 1; default: available parallelism).
+    workers: usize;
+    /// Queries waiting for a worker before new ones get `41 Busy` (≥ 1; default 64).
+    queue_capacity: usize;
+    /// Open connections before new ones get `42` and are closed (≥ 1; default 256).
+    max_connections: usize;
+    /// Longest silence tolerated on a connection (default 5 s). An idle connection is
+    /// closed; one in the middle of a message gets `23` and is closed.
+    read_timeout: Duration;
+    /// Longest time a message may take to arrive from its first byte (default 10 s).
+    message_timeout: Duration;
+    /// Write timeout for answers (default 5 s).
+    write_timeout: Duration;
+    /// Deadline of a query from its arrival (default 10 s): the query's cancel token.
+    query_deadline: Duration;
+    /// Maximum request size in bytes (≥ 16; default 64 KiB).
+    max_message_bytes: usize;
+    /// Limits on request fields.
+    limits: Limits;
+    /// Default N as a fraction of the case base when a request's N is `NULL` (in (0, 1],
+    /// default 0.01).
+    default_n_fraction: f64;
+    /// Upper bound of the default N (≥ 1, default 50).
+    default_n_max: usize;
+}
+
+impl ServerParams {
+    /// The default parameters on an ephemeral loopback port (`127.0.0.1:0`).
     pub fn loopback_ephemeral() -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            ..Self::default()
-        }
-    }
-
-    /// Validates the settings.
-    pub fn check(&self) -> Result<()> {
-        let bad = |reason: &str| {
-            Err(CbrError::Protocol {
-                reason: reason.into(),
-            })
-        };
-        if self.workers == 0 || self.queue_capacity == 0 || self.max_connections == 0 {
-            return bad("workers, queue_capacity and max_connections must be at least 1");
-        }
-        if self.max_message_bytes < 16 {
-            return bad("max_message_bytes must be at least 16");
-        }
-        if self.read_timeout.is_zero()
-            || self.message_timeout.is_zero()
-            || self.write_timeout.is_zero()
-        {
-            return bad("timeouts must be positive");
-        }
-        QueryParams {
-            default_n_fraction: self.default_n_fraction,
-            default_n_max: self.default_n_max,
-            ..QueryParams::new(1)
-        }
-        .check()
+        Self::default().bind(SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 }
+
+impl ParamGuard for ServerParams {
+    type Checked = ServerValidParams;
+    type Error = CbrError;
+
+    fn check_ref(&self) -> Result<&ServerValidParams> {
+        let p = &self.0;
+        check::at_least("workers", p.workers, 1)?;
+        check::at_least("queue_capacity", p.queue_capacity, 1)?;
+        check::at_least("max_connections", p.max_connections, 1)?;
+        check::at_least("max_message_bytes", p.max_message_bytes, 16)?;
+        check::duration("read_timeout", p.read_timeout)?;
+        check::duration("message_timeout", p.message_timeout)?;
+        check::duration("write_timeout", p.write_timeout)?;
+        check::duration("query_deadline", p.query_deadline)?;
+        check::at_least("limits.max_customers", p.limits.max_customers, 1)?;
+        check::at_least("limits.max_n", p.limits.max_n, 1)?;
+        check::at_least("limits.max_j", p.limits.max_j, 1)?;
+        check::at_least("limits.max_k", p.limits.max_k, 1)?;
+        QueryParams::new(1)
+            .default_n_fraction(p.default_n_fraction)
+            .default_n_max(p.default_n_max)
+            .check_ref()?;
+        Ok(p)
+    }
+
+    fn check(self) -> Result<ServerValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+fundalloc_core_types::checked_params!(ServerValidParams, CbrError);
 
 struct Job {
     request: Request,
@@ -116,7 +179,7 @@ struct Job {
 }
 
 struct Shared {
-    config: ServerConfig,
+    config: ServerValidParams,
     stop: AtomicBool,
     jobs: Mutex<Option<SyncSender<Job>>>,
     conns: Mutex<HashMap<u64, TcpStream>>,
@@ -181,15 +244,23 @@ fn signal_stop(s: &Shared, addr: SocketAddr) {
 }
 
 impl Server {
-    /// Binds `config.bind`, starts the worker pool and the acceptor, and returns at once.
-    pub fn start(cb: Arc<CaseBase>, config: ServerConfig) -> Result<ServerHandle> {
-        config.check()?;
+    /// Binds `params.bind`, starts the worker pool and the acceptor, and returns at once.
+    ///
+    /// # Errors
+    /// [`CbrError::InvalidParameter`] for bad parameters,
+    /// [`CbrError::Protocol`] ([`ProtocolProblem::UnsendableProduct`]) for a product code
+    /// that cannot be sent on the wire, [`CbrError::Io`] when binding or spawning fails.
+    pub fn start(
+        cb: Arc<CaseBase>,
+        params: impl ParamGuard<Checked = ServerValidParams, Error = CbrError>,
+    ) -> Result<ServerHandle> {
+        let config = params.check()?;
         for p in cb.catalogue().products() {
             let id = p.id.as_str();
             if id.is_empty() || id.chars().any(|c| c.is_control() || c == ';') {
-                return Err(CbrError::Protocol {
-                    reason: format!("product id `{id}` cannot be sent on the wire"),
-                });
+                return Err(CbrError::Protocol(ProtocolProblem::UnsendableProduct(
+                    p.id.clone(),
+                )));
             }
         }
         let listener = TcpListener::bind(config.bind)?;
@@ -203,10 +274,10 @@ impl Server {
             .map(|w| {
                 let rx = Arc::clone(&rx);
                 let cb = Arc::clone(&cb);
-                let d = (config.default_n_fraction, config.default_n_max);
+                let params = config.clone();
                 std::thread::Builder::new()
                     .name(format!("cbr-worker-{w}"))
-                    .spawn(move || worker(&cb, &rx, d))
+                    .spawn(move || worker(&cb, &rx, &params))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         let shared = Arc::new(SharedDebug(Shared {
@@ -336,13 +407,14 @@ fn accept_loop(
     }
 }
 
-fn worker(cb: &CaseBase, rx: &Mutex<Receiver<Job>>, defaults: (f64, usize)) {
+fn worker(cb: &CaseBase, rx: &Mutex<Receiver<Job>>, params: &ServerValidParams) {
     loop {
         let job = { lock(rx).recv() };
         let Ok(job) = job else { return };
         let q = job.request.query_code.clone();
+        let cancel = CancelToken::with_deadline(job.deadline);
         let response = catch_unwind(AssertUnwindSafe(|| {
-            execute(cb, &job.request, job.deadline, defaults)
+            Server::answer(cb, &job.request, params, &cancel)
         }))
         .unwrap_or_else(|_| {
             Response::Error(ErrorAnswer::new(
@@ -355,44 +427,52 @@ fn worker(cb: &CaseBase, rx: &Mutex<Receiver<Job>>, defaults: (f64, usize)) {
     }
 }
 
-/// Runs one request against the case base (what a worker does).
-pub fn execute(cb: &CaseBase, r: &Request, deadline: Instant, defaults: (f64, usize)) -> Response {
-    let q = || Some(r.query_code.clone());
-    let mut targets = Vec::with_capacity(r.customers.len());
-    for id in &r.customers {
-        match cb.target(id) {
-            Ok(t) => targets.push(t),
-            Err(_) => {
-                return Response::Error(ErrorAnswer::new(
-                    q(),
-                    ErrorCode::UnknownCustomer,
-                    format!("unknown customer {id}"),
-                ));
+impl Server {
+    /// Answers one request against the case base, as a worker of a server with `params`
+    /// does (`params` gives the default N), stopping when `cancel` stops.
+    pub fn answer(
+        cb: &CaseBase,
+        r: &Request,
+        params: &ServerValidParams,
+        cancel: &CancelToken,
+    ) -> Response {
+        let q = || Some(r.query_code.clone());
+        let mut targets = Vec::with_capacity(r.customers.len());
+        for id in &r.customers {
+            match cb.target(id) {
+                Ok(t) => targets.push(t),
+                Err(_) => {
+                    return Response::Error(ErrorAnswer::new(
+                        q(),
+                        ErrorCode::UnknownCustomer,
+                        format!("unknown customer {id}"),
+                    ));
+                }
             }
         }
-    }
-    let params = QueryParams {
-        k: r.k,
-        n: r.n,
-        j: r.j,
-        order: r.order,
-        default_n_fraction: defaults.0,
-        default_n_max: defaults.1,
-    };
-    match cb.recommend_group(&targets, &params, Some(deadline)) {
-        Ok(rec) => Response::Answer(Answer {
-            query_code: r.query_code.clone(),
-            items: rec.assets.iter().map(AnswerItem::from).collect(),
-        }),
-        Err(e) => {
-            let code = match e {
-                CbrError::MissingAdequacy { .. } => ErrorCode::MissingAdequacy,
-                CbrError::DeadlineExceeded => ErrorCode::DeadlineExceeded,
-                CbrError::InvalidQuery { .. } => ErrorCode::InvalidQuery,
-                CbrError::UnknownCustomer { .. } => ErrorCode::UnknownCustomer,
-                _ => ErrorCode::Internal,
-            };
-            Response::Error(ErrorAnswer::new(q(), code, e.to_string()))
+        let query = QueryParams::new(r.k)
+            .n(r.n)
+            .j(r.j)
+            .order(r.order)
+            .default_n_fraction(params.default_n_fraction)
+            .default_n_max(params.default_n_max);
+        match cb.recommend_group(&targets, query, cancel) {
+            Ok(rec) => Response::Answer(Answer {
+                query_code: r.query_code.clone(),
+                items: rec.assets.iter().map(AnswerItem::from).collect(),
+            }),
+            Err(e) => {
+                let code = match e {
+                    CbrError::MissingAdequacy { .. } => ErrorCode::MissingAdequacy,
+                    CbrError::Cancelled(_) => ErrorCode::DeadlineExceeded,
+                    CbrError::InvalidParameter(_) | CbrError::TooLarge(_) | CbrError::Empty(_) => {
+                        ErrorCode::InvalidQuery
+                    }
+                    CbrError::UnknownCustomer { .. } => ErrorCode::UnknownCustomer,
+                    _ => ErrorCode::Internal,
+                };
+                Response::Error(ErrorAnswer::new(q(), code, e.to_string()))
+            }
         }
     }
 }
@@ -406,7 +486,11 @@ enum Frame {
 }
 
 /// Reads one message (up to and including its `.` line) within the size and time limits.
-fn read_frame(reader: &mut BufReader<TcpStream>, c: &ServerConfig, stop: &AtomicBool) -> Frame {
+fn read_frame(
+    reader: &mut BufReader<TcpStream>,
+    c: &ServerValidParams,
+    stop: &AtomicBool,
+) -> Frame {
     let mut buf: Vec<u8> = Vec::new();
     let mut line_start = 0;
     let mut started: Option<Instant> = None;
