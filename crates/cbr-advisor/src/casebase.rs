@@ -501,6 +501,23 @@ impl CaseBase {
             });
         }
         let (lin, nom, pfs) = self.encode(&record)?;
+        for (c, &x) in lin.iter().enumerate() {
+            let (lo, hi) = (self.lo[c].min(x), self.hi[c].max(x));
+            if !x.is_nan() && !(hi - lo).is_finite() {
+                let feature = self
+                    .schema
+                    .features()
+                    .iter()
+                    .zip(self.schema.columns())
+                    .find(|(_, col)| matches!(col, Column::Linear(k) if *k == c))
+                    .map_or_else(String::new, |(f, _)| f.name.clone());
+                return Err(CbrError::RangeOverflow {
+                    customer: record.id,
+                    feature,
+                    value: x,
+                });
+            }
+        }
         self.push_encoded(record.id, lin, nom, pfs)
     }
 

@@ -80,6 +80,17 @@ pub enum CbrError {
         /// The value.
         value: f64,
     },
+    /// A linear value that would make the feature's range (max − min) overflow to infinity
+    /// (e.g. −1e308 and 1e308): every distance on that feature would silently become 0.
+    #[error("customer `{customer}`: feature `{feature}` = {value} makes its range infinite")]
+    RangeOverflow {
+        /// The customer's id.
+        customer: CustomerId,
+        /// The feature's name.
+        feature: String,
+        /// The value.
+        value: f64,
+    },
     /// A nominal value that is not one of the feature's categories.
     #[error("customer `{customer}`: `{value}` is not a category of `{feature}`")]
     UnknownCategory {

@@ -270,15 +270,15 @@ fn flatten_matrix(name: &str, m: &[Vec<f64>], n: usize) -> Result<Vec<f64>> {
         feature: name.to_owned(),
         problem,
     };
-    if m.len() != n || m.iter().any(|row| row.len() != n) {
-        return Err(bad(MatrixProblem::NotSquare { categories: n }));
-    }
     let cells = n.saturating_mul(n);
     TooLarge::check(
         "nominal distance matrix cells",
         cells as u128,
         MAX_MATRIX_CELLS as u128,
     )?;
+    if m.len() != n || m.iter().any(|row| row.len() != n) {
+        return Err(bad(MatrixProblem::NotSquare { categories: n }));
+    }
     let mut flat = Vec::with_capacity(cells);
     for (i, row) in m.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
@@ -488,5 +488,49 @@ mod tests {
         let mut s = base();
         s.features[6] = FeatureSpec::nominal("sex", Vec::<String>::new(), 1);
         assert!(matches!(s.check(), Err(CbrError::InvalidSchema { .. })));
+    }
+
+    #[test]
+    fn many_categories_without_matrix_store_no_matrix_and_big_matrices_are_refused() {
+        // 65,534 categories (the most a u16 code with a "missing" code allows) and no
+        // matrix: the old code allocated 65,534² f64 (34 GB) and aborted.
+        let cats: Vec<String> = (0..65_534).map(|i| format!("c{i}")).collect();
+        let spec = SchemaSpec {
+            features: vec![FeatureSpec::nominal("region", cats.clone(), 1)],
+            portfolio_weight: 1,
+            adequacy_feature: None,
+        };
+        let s = spec.check().unwrap();
+        assert!(matches!(
+            &s.columns()[0],
+            Column::Nominal(0, 65_534, NominalMetric::Overlap)
+        ));
+        let m = NominalMetric::Overlap;
+        assert_eq!(
+            (m.get(7, 7, 9), m.get(7, 8, 9), m.get(9, 9, 9)),
+            (0.0, 1.0, 1.0)
+        );
+        let mut too_many = cats;
+        too_many.push("one more".into());
+        let spec = SchemaSpec {
+            features: vec![FeatureSpec::nominal("region", too_many, 1)],
+            portfolio_weight: 1,
+            adequacy_feature: None,
+        };
+        assert!(matches!(
+            spec.check(),
+            Err(CbrError::InvalidSchema {
+                problem: SchemaProblem::CategoryCount(65_535),
+                ..
+            })
+        ));
+        // An explicit matrix is bounded by its cell count before it is read or copied.
+        let cats: Vec<String> = (0..4097).map(|i| format!("c{i}")).collect();
+        let spec = SchemaSpec {
+            features: vec![FeatureSpec::nominal("region", cats, 1).with_distances(vec![vec![0.0]])],
+            portfolio_weight: 1,
+            adequacy_feature: None,
+        };
+        assert!(matches!(spec.check(), Err(CbrError::TooLarge(_))));
     }
 }
