@@ -3,7 +3,9 @@
 //! ```text
 //! fundalloc-cbr-server [--case-base FILE.json | --generate CUSTOMERS] [--products P] [--seed S]
 //!                      [--bind 127.0.0.1:7878] [--workers W] [--deadline-ms MS]
-//!                      [--read-timeout-ms MS] [--max-message-bytes B] [--stop-on-stdin-eof]
+//!                      [--read-timeout-ms MS] [--idle-timeout-ms MS] [--write-timeout-ms MS]
+//!                      [--max-connections C] [--max-per-peer C] [--max-message-bytes B]
+//!                      [--stop-on-stdin-eof]
 //! ```
 //!
 //! Binds the loopback interface by default. With `--stop-on-stdin-eof` the server shuts down
@@ -18,7 +20,8 @@ use fundalloc_cbr_advisor::{CaseBase, GeneratorParams, Server, ServerParams, gen
 
 const USAGE: &str = "usage: fundalloc-cbr-server [--case-base FILE.json | --generate CUSTOMERS] \
 [--products P] [--seed S] [--bind 127.0.0.1:7878] [--workers W] [--deadline-ms MS] \
-[--read-timeout-ms MS] [--max-message-bytes B] [--stop-on-stdin-eof]";
+[--read-timeout-ms MS] [--idle-timeout-ms MS] [--write-timeout-ms MS] [--max-connections C] \
+[--max-per-peer C] [--max-message-bytes B] [--stop-on-stdin-eof]";
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -50,6 +53,14 @@ fn run() -> Result<(), String> {
             "--read-timeout-ms" => {
                 config = config.read_timeout(Duration::from_millis(num(&a, args.next())?));
             }
+            "--idle-timeout-ms" => {
+                config = config.idle_timeout(Duration::from_millis(num(&a, args.next())?));
+            }
+            "--write-timeout-ms" => {
+                config = config.write_timeout(Duration::from_millis(num(&a, args.next())?));
+            }
+            "--max-connections" => config = config.max_connections(num(&a, args.next())?),
+            "--max-per-peer" => config = config.max_connections_per_peer(num(&a, args.next())?),
             "--max-message-bytes" => config = config.max_message_bytes(num(&a, args.next())?),
             "--stop-on-stdin-eof" => stop_on_eof = true,
             "-h" | "--help" => {
