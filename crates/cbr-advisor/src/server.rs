@@ -942,11 +942,13 @@ mod tests {
         // per-write timeout never fired and such a peer held the connection forever.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = Arc::clone(&done);
         let reader = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
             let mut buf = [0u8; 64];
             let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) {
+            while t0.elapsed() < Duration::from_secs(5) && !finished.load(Ordering::SeqCst) {
                 match s.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -963,6 +965,7 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
+        done.store(true, Ordering::SeqCst);
         drop(w);
         reader.join().unwrap();
     }
