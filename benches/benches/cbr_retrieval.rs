@@ -13,8 +13,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
-use fundalloc_cbr_advisor::{CaseBase, QueryParams};
+use fundalloc_cbr_advisor::{CaseBase, GeneratorParams, QueryParams, generate_case_base};
+use fundalloc_core_types::CancelToken;
 
 const N: usize = 50;
 
@@ -44,7 +44,7 @@ fn export(cb: &CaseBase, dir: &str, targets: &[u32]) {
     for &t in targets {
         let target = cb.target(&cb.ids()[t as usize]).unwrap();
         let t0 = Instant::now();
-        let nb = cb.nearest(&target, N, &[t], None).unwrap();
+        let nb = cb.nearest(&target, N, &[t], &CancelToken::new()).unwrap();
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         out.push(serde_json::json!({
             "target": cb.ids()[t as usize].as_str(),
@@ -63,7 +63,7 @@ fn bench(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let t0 = Instant::now();
-    let cb = generate_case_base(&GeneratorParams::new(cases, 200, 42)).unwrap();
+    let cb = generate_case_base(GeneratorParams::new(cases, 200, 42)).unwrap();
     eprintln!(
         "generated {} customers, {} portfolios in {:.1} s; rayon threads: {}",
         cb.len(),
@@ -86,7 +86,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (i, t) = &tg[k % tg.len()];
             k += 1;
-            black_box(cb.nearest(t, N, &[*i], None).unwrap())
+            black_box(cb.nearest(t, N, &[*i], &CancelToken::new()).unwrap())
         })
     });
     let mut k = 0;
@@ -95,7 +95,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (_, t) = &tg[k % tg.len()];
             k += 1;
-            black_box(cb.recommend(t, &params, None).unwrap())
+            black_box(
+                cb.recommend(t, params.clone(), &CancelToken::new())
+                    .unwrap(),
+            )
         })
     });
     g.finish();

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use fundalloc_cbr_advisor::client::Client;
-use fundalloc_cbr_advisor::cluster::{KMedoidsParams, behavioural_universes, k_medoids};
-use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
-use fundalloc_cbr_advisor::protocol::{Request, Response};
-use fundalloc_cbr_advisor::server::{Server, ServerConfig};
-use fundalloc_cbr_advisor::{Order, QueryParams};
+use fundalloc_cbr_advisor::{
+    Client, GeneratorParams, KMedoids, KMedoidsParams, Order, QueryParams, Request, Response,
+    Server, ServerParams, generate_case_base,
+};
+use fundalloc_core_types::CancelToken;
 
 #[derive(Parser)]
 struct Args {
@@ -55,7 +54,7 @@ fn print(resp: &Response) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let t0 = Instant::now();
-    let cb = Arc::new(generate_case_base(&GeneratorParams::new(
+    let cb = Arc::new(generate_case_base(GeneratorParams::new(
         args.customers,
         args.products,
         args.seed,
@@ -66,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cb.n_portfolios(),
         t0.elapsed().as_secs_f64()
     );
-    let server = Server::start(Arc::clone(&cb), ServerConfig::loopback_ephemeral())?;
+    let server = Server::start(Arc::clone(&cb), ServerParams::loopback_ephemeral())?;
     let addr = server.local_addr();
     println!("server listening on {addr}");
     let mut client = Client::connect(addr, Duration::from_secs(10))?;
@@ -99,8 +98,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     print(&client.query(&Request::new("Q404", "nobody", 3))?);
 
     println!("\nbehavioural investment universes (k-medoids, 4 clusters, seed 7):");
-    let clustering = k_medoids(&cb, &KMedoidsParams::new(4, 7))?;
-    let unis = behavioural_universes(&cb, &clustering, &QueryParams::new(5).n(Some(100)))?;
+    let no_limit = CancelToken::new();
+    let clustering = KMedoids::fit(&cb, KMedoidsParams::new(4, 7), &no_limit)?;
+    let unis =
+        clustering.behavioural_universes(&cb, QueryParams::new(5).n(Some(100)), &no_limit)?;
     for (c, u) in unis.iter().enumerate() {
         let names: Vec<String> = u
             .assets
@@ -109,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         println!(
             "  cluster {c} (medoid {}, {} sampled members): {}",
-            cb.ids()[clustering.medoids[c] as usize],
+            cb.ids()[clustering.medoids()[c] as usize],
             clustering.cluster(c).len(),
             names.join(", ")
         );

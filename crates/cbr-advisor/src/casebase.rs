@@ -3,14 +3,49 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use fundalloc_core_types::{CustomerId, FundId};
+use fundalloc_core_types::{CustomerId, FundId, TooLarge};
 use serde::{Deserialize, Serialize};
 
 use crate::assignment::AssignmentScratch;
 use crate::distance::{dp_unit, linear_raw, unit};
+use crate::error::{IdKind, Input, ParseProblem, ValueKind};
 use crate::product::{Catalogue, N_CLASSES};
-use crate::schema::{Column, FeatureKind, Schema};
+use crate::schema::{Column, FeatureKind, NominalMetric, Schema};
 use crate::{CbrError, Result};
+
+/// The id of a portfolio (unique among one customer's portfolios).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PortfolioId(String);
+
+impl PortfolioId {
+    /// An id from any string.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PortfolioId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for PortfolioId {
+    fn from(id: &str) -> Self {
+        Self(id.to_owned())
+    }
+}
+
+impl From<String> for PortfolioId {
+    fn from(id: String) -> Self {
+        Self(id)
+    }
+}
 
 /// Code of a missing nominal value in the column store.
 pub(crate) const MISSING: u16 = u16::MAX;
@@ -41,7 +76,7 @@ pub struct Holding {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PortfolioRecord {
     /// The portfolio's id.
-    pub id: String,
+    pub id: PortfolioId,
     /// Its holdings.
     pub holdings: Vec<Holding>,
 }
@@ -71,12 +106,14 @@ impl CustomerRecord {
     }
 
     /// Sets a numeric feature.
+    #[must_use]
     pub fn num(mut self, feature: &str, v: f64) -> Self {
         self.features.insert(feature.into(), Some(Value::Num(v)));
         self
     }
 
     /// Sets a category feature by name.
+    #[must_use]
     pub fn cat(mut self, feature: &str, v: &str) -> Self {
         self.features
             .insert(feature.into(), Some(Value::Text(v.into())));
@@ -84,6 +121,7 @@ impl CustomerRecord {
     }
 
     /// Adds a portfolio from `(product, share)` pairs.
+    #[must_use]
     pub fn portfolio(mut self, id: &str, holdings: &[(&str, f64)]) -> Self {
         self.portfolios.push(PortfolioRecord {
             id: id.into(),
@@ -185,10 +223,8 @@ pub struct CaseBaseData {
     pub customers: Vec<CustomerRecord>,
 }
 
-fn too_many(what: &str) -> CbrError {
-    CbrError::InvalidSchema {
-        reason: format!("more than 2^32 {what}"),
-    }
+fn too_many(what: &'static str) -> CbrError {
+    TooLarge::new(what, u128::from(u32::MAX) + 1, u32::MAX).into()
 }
 
 impl CaseBase {
@@ -227,18 +263,16 @@ impl CaseBase {
     /// Reads a case base from JSON ([`CaseBaseData`]).
     pub fn from_json(reader: impl std::io::Read) -> Result<Self> {
         let data: CaseBaseData = serde_json::from_reader(reader).map_err(|e| CbrError::Parse {
-            path: "<json>".into(),
-            reason: e.to_string(),
+            input: Input::CaseBaseJson,
+            record: None,
+            problem: ParseProblem::Syntax(e.to_string()),
         })?;
         Self::from_data(data)
     }
 
     /// Writes the case base as JSON ([`CaseBaseData`]).
     pub fn to_json(&self, writer: impl std::io::Write) -> Result<()> {
-        serde_json::to_writer(writer, &self.to_data()).map_err(|e| CbrError::Parse {
-            path: "<json>".into(),
-            reason: e.to_string(),
-        })
+        serde_json::to_writer(writer, &self.to_data()).map_err(|e| CbrError::Io(e.into()))
     }
 
     /// The serialisable form of this case base.
@@ -259,27 +293,39 @@ impl CaseBase {
         customers: impl std::io::Read,
         holdings: impl std::io::Read,
     ) -> Result<Self> {
-        let bad = |path: &str, reason: String| CbrError::Parse {
-            path: path.into(),
-            reason,
+        let bad = |input: Input, record: Option<usize>, problem: ParseProblem| CbrError::Parse {
+            input,
+            record,
+            problem,
+        };
+        let syntax = |input: Input| {
+            move |e: csv::Error| {
+                let record = e.position().map(|p| p.record() as usize);
+                bad(input, record, ParseProblem::Syntax(e.to_string()))
+            }
         };
         let mut records: Vec<CustomerRecord> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         let mut rd = csv::Reader::from_reader(customers);
-        let header = rd
-            .headers()
-            .map_err(|e| bad("<customers csv>", e.to_string()))?
-            .clone();
+        let header = rd.headers().map_err(syntax(Input::CustomersCsv))?.clone();
         if header.get(0) != Some("id") {
-            return Err(bad("<customers csv>", "first column must be `id`".into()));
+            return Err(bad(
+                Input::CustomersCsv,
+                None,
+                ParseProblem::MissingIdColumn,
+            ));
         }
         for (n, row) in rd.records().enumerate() {
-            let row = row.map_err(|e| bad("<customers csv>", e.to_string()))?;
+            let row = row.map_err(syntax(Input::CustomersCsv))?;
             let mut rec = CustomerRecord::new(row.get(0).unwrap_or_default());
             for (name, cell) in header.iter().zip(row.iter()).skip(1) {
                 let cell = cell.trim();
                 let Some(f) = schema.feature_index(name) else {
-                    return Err(bad("<customers csv>", format!("unknown column `{name}`")));
+                    return Err(bad(
+                        Input::CustomersCsv,
+                        None,
+                        ParseProblem::UnknownColumn(name.to_owned()),
+                    ));
                 };
                 let v = if cell.is_empty() {
                     None
@@ -287,8 +333,9 @@ impl CaseBase {
                     match schema.features()[f].kind {
                         FeatureKind::Linear => Some(Value::Num(cell.parse().map_err(|_| {
                             bad(
-                                "<customers csv>",
-                                format!("record {}: `{cell}` is not a number", n + 1),
+                                Input::CustomersCsv,
+                                Some(n + 1),
+                                ParseProblem::NotANumber(cell.to_owned()),
                             )
                         })?)),
                         FeatureKind::Nominal { .. } => Some(Value::Text(cell.to_owned())),
@@ -308,19 +355,21 @@ impl CaseBase {
         }
         let mut rd = csv::Reader::from_reader(holdings);
         for row in rd.deserialize::<Row>() {
-            let row = row.map_err(|e| bad("<holdings csv>", e.to_string()))?;
+            let row = row.map_err(syntax(Input::HoldingsCsv))?;
             let Some(&c) = by_id.get(&row.customer) else {
-                return Err(CbrError::UnknownCustomer { id: row.customer });
+                return Err(CbrError::UnknownCustomer {
+                    id: row.customer.into(),
+                });
             };
             let pfs = &mut records[c].portfolios;
             let h = Holding {
                 product: row.product.into(),
                 share: row.share,
             };
-            match pfs.iter_mut().find(|p| p.id == row.portfolio) {
+            match pfs.iter_mut().find(|p| p.id.as_str() == row.portfolio) {
                 Some(p) => p.holdings.push(h),
                 None => pfs.push(PortfolioRecord {
-                    id: row.portfolio,
+                    id: row.portfolio.into(),
                     holdings: vec![h],
                 }),
             }
@@ -340,10 +389,7 @@ impl CaseBase {
         customers: impl std::io::Write,
         holdings: impl std::io::Write,
     ) -> Result<()> {
-        let io = |e: csv::Error| CbrError::Parse {
-            path: "<csv>".into(),
-            reason: e.to_string(),
-        };
+        let io = |e: csv::Error| CbrError::Io(e.into());
         let mut c = csv::Writer::from_writer(customers);
         let mut header = vec!["id".to_owned()];
         header.extend(self.schema.features().iter().map(|f| f.name.clone()));
@@ -450,11 +496,28 @@ impl CaseBase {
     pub fn add(&mut self, record: CustomerRecord) -> Result<u32> {
         if self.index.contains_key(&record.id) {
             return Err(CbrError::DuplicateId {
-                what: "customer",
+                what: IdKind::Customer,
                 id: record.id.to_string(),
             });
         }
         let (lin, nom, pfs) = self.encode(&record)?;
+        for (c, &x) in lin.iter().enumerate() {
+            let (lo, hi) = (self.lo[c].min(x), self.hi[c].max(x));
+            if !x.is_nan() && !(hi - lo).is_finite() {
+                let feature = self
+                    .schema
+                    .features()
+                    .iter()
+                    .zip(self.schema.columns())
+                    .find(|(_, col)| matches!(col, Column::Linear(k) if *k == c))
+                    .map_or_else(String::new, |(f, _)| f.name.clone());
+                return Err(CbrError::RangeOverflow {
+                    customer: record.id,
+                    feature,
+                    value: x,
+                });
+            }
+        }
         self.push_encoded(record.id, lin, nom, pfs)
     }
 
@@ -463,11 +526,12 @@ impl CaseBase {
         &self,
         r: &CustomerRecord,
     ) -> Result<(Vec<f64>, Vec<u16>, Vec<EncodedPortfolio>)> {
-        let cust = || r.id.to_string();
+        let cust = || r.id.clone();
         for name in r.features.keys() {
             if self.schema.feature_index(name).is_none() {
-                return Err(CbrError::InvalidSchema {
-                    reason: format!("customer `{}`: unknown feature `{name}`", r.id),
+                return Err(CbrError::UnknownFeature {
+                    customer: cust(),
+                    feature: name.clone(),
                 });
             }
         }
@@ -479,7 +543,7 @@ impl CaseBase {
                 (_, None) => {}
                 (Column::Linear(c), Some(Value::Num(x))) => {
                     if !x.is_finite() {
-                        return Err(CbrError::NonFiniteValue {
+                        return Err(CbrError::NonFiniteFeature {
                             customer: cust(),
                             feature: f.name.clone(),
                             value: *x,
@@ -491,7 +555,7 @@ impl CaseBase {
                     return Err(CbrError::WrongValueKind {
                         customer: cust(),
                         feature: f.name.clone(),
-                        expected: "a number",
+                        expected: ValueKind::Number,
                     });
                 }
                 (Column::Nominal(c, n, _), Some(v)) => {
@@ -520,8 +584,8 @@ impl CaseBase {
         for p in &r.portfolios {
             if !seen.insert(p.id.as_str()) {
                 return Err(CbrError::DuplicateId {
-                    what: "portfolio",
-                    id: p.id.clone(),
+                    what: IdKind::Portfolio,
+                    id: p.id.to_string(),
                 });
             }
             pfs.push(self.encode_portfolio(p)?);
@@ -535,7 +599,7 @@ impl CaseBase {
             if !h.share.is_finite() || h.share < 0.0 {
                 return Err(CbrError::InvalidShare {
                     portfolio: p.id.clone(),
-                    product: h.product.to_string(),
+                    product: h.product.clone(),
                     share: h.share,
                 });
             }
@@ -544,7 +608,7 @@ impl CaseBase {
                     .index_of(&h.product)
                     .ok_or_else(|| CbrError::UnknownProduct {
                         portfolio: p.id.clone(),
-                        product: h.product.to_string(),
+                        product: h.product.clone(),
                     })?;
             if h.share > 0.0 {
                 *by_asset.entry(a).or_insert(0.0) += h.share;
@@ -558,7 +622,7 @@ impl CaseBase {
         }
         let assets: Vec<u32> = by_asset.keys().copied().collect();
         let shares: Vec<f64> = by_asset.values().map(|s| s / total).collect();
-        Ok(self.portfolio_from_parts(p.id.clone(), assets, shares))
+        Ok(self.portfolio_from_parts(p.id.to_string(), assets, shares))
     }
 
     /// Builds an encoded portfolio from sorted asset indices and shares summing to 1.
@@ -653,7 +717,7 @@ impl CaseBase {
         }
         for p in self.portfolios_of(i) {
             rec.portfolios.push(PortfolioRecord {
-                id: p.id.to_owned(),
+                id: p.id.into(),
                 holdings: p
                     .assets
                     .iter()
@@ -674,7 +738,7 @@ impl CaseBase {
     pub fn target(&self, id: &CustomerId) -> Result<Target> {
         let i = self
             .index_of(id)
-            .ok_or_else(|| CbrError::UnknownCustomer { id: id.to_string() })?;
+            .ok_or_else(|| CbrError::UnknownCustomer { id: id.clone() })?;
         Ok(self.target_of_case(i))
     }
 
@@ -753,8 +817,8 @@ pub(crate) struct Kernel<'a> {
     cb: &'a CaseBase,
     /// (column, target value, weight, range) for linear features with a target value.
     lin: Vec<(usize, f64, f64, f64)>,
-    /// (column, target code, weight, n, matrix) for nominal features with a target value.
-    nom: Vec<(usize, u16, f64, usize, &'a [f64])>,
+    /// (column, target code, weight, n, metric) for nominal features with a target value.
+    nom: Vec<(usize, u16, f64, usize, &'a NominalMetric)>,
     /// Weighted contribution of features missing in the target (distance 1 each).
     constant: f64,
     pf_weight: f64,
@@ -790,7 +854,7 @@ impl<'a> Kernel<'a> {
                     if x == MISSING || usize::from(x) >= *n {
                         k.constant += w;
                     } else {
-                        k.nom.push((*c, x, w, *n, m.as_slice()));
+                        k.nom.push((*c, x, w, *n, m));
                     }
                 }
             }
@@ -810,11 +874,7 @@ impl<'a> Kernel<'a> {
         }
         for &(c, x, w, n, m) in &self.nom {
             let y = self.cb.nom[c][i];
-            acc += w * if usize::from(y) < n {
-                m[usize::from(x) * n + usize::from(y)]
-            } else {
-                1.0
-            };
+            acc += w * m.get(usize::from(x), usize::from(y), n);
         }
         if !self.pf_unit.is_empty() {
             let pc = &self.cb.pf_unit[self.cb.pf_range(i as u32)];
@@ -847,9 +907,20 @@ impl<'a> Kernel<'a> {
             }
         }
         for &(c, x, w, n, m) in &self.nom {
-            let row = &m[usize::from(x) * n..usize::from(x) * n + n];
-            for (o, &y) in out.iter_mut().zip(&self.cb.nom[c][start..end]) {
-                *o += w * row.get(usize::from(y)).copied().unwrap_or(1.0);
+            let col = &self.cb.nom[c][start..end];
+            match m {
+                NominalMetric::Overlap => {
+                    for (o, &y) in out.iter_mut().zip(col) {
+                        *o += w * if y == x { 0.0 } else { 1.0 };
+                    }
+                }
+                NominalMetric::Matrix(m) => {
+                    let x = usize::from(x);
+                    let row = m.get(x * n..x * n + n).unwrap_or_default();
+                    for (o, &y) in out.iter_mut().zip(col) {
+                        *o += w * row.get(usize::from(y)).copied().unwrap_or(1.0);
+                    }
+                }
             }
         }
         if !self.pf_unit.is_empty() {

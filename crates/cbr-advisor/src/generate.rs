@@ -2,44 +2,130 @@
 //! benchmarks). Customers with similar profiles tend to hold similar products, so retrieval
 //! has structure to find.
 
+use fundalloc_core_types::{ParamGuard, check};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::Result;
 use crate::casebase::{CaseBase, MISSING};
 use crate::product::{Catalogue, Issuer, Product, RateType};
 use crate::schema::Schema;
+use crate::{CbrError, Result};
 
-/// Parameters of [`generate_case_base`].
+/// Unchecked parameters of [`generate_case_base`].
+///
+/// ```
+/// use fundalloc_cbr_advisor::{GeneratorParams, generate_case_base};
+///
+/// let cb = generate_case_base(GeneratorParams::new(100, 20, 7).missing(0.0))?;
+/// assert_eq!(cb.len(), 100);
+/// assert!(generate_case_base(GeneratorParams::new(100, 20, 7).missing(f64::NAN)).is_err());
+/// # Ok::<(), fundalloc_cbr_advisor::CbrError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct GeneratorParams {
-    /// Number of customers.
-    pub customers: usize,
-    /// Number of products in the catalogue (at least 1).
-    pub products: usize,
-    /// The seed.
-    pub seed: u64,
-    /// Probability that a scalar feature value is missing (default 0.02; adequacy is never
-    /// missing).
-    pub missing: f64,
-    /// Probability that a customer has no portfolio (default 0.1).
-    pub no_portfolio: f64,
+pub struct GeneratorParams(GeneratorValidParams);
+
+/// Checked parameters of [`generate_case_base`]: made by [`ParamGuard::check`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratorValidParams {
+    customers: usize,
+    products: usize,
+    seed: u64,
+    missing: f64,
+    no_portfolio: f64,
 }
 
 impl GeneratorParams {
     /// `customers` customers, `products` products, the given seed, default rates.
     pub fn new(customers: usize, products: usize, seed: u64) -> Self {
-        Self {
+        Self(GeneratorValidParams {
             customers,
             products,
             seed,
             missing: 0.02,
             no_portfolio: 0.1,
-        }
+        })
+    }
+    /// Sets the number of customers.
+    #[must_use]
+    pub fn customers(mut self, customers: usize) -> Self {
+        self.0.customers = customers;
+        self
+    }
+    /// Sets the number of products in the catalogue (≥ 1).
+    #[must_use]
+    pub fn products(mut self, products: usize) -> Self {
+        self.0.products = products;
+        self
+    }
+    /// Sets the seed.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.0.seed = seed;
+        self
+    }
+    /// Sets the probability that a scalar feature value is missing, in [0, 1] (default 0.02;
+    /// adequacy is never missing).
+    #[must_use]
+    pub fn missing(mut self, p: f64) -> Self {
+        self.0.missing = p;
+        self
+    }
+    /// Sets the probability that a customer has no portfolio, in [0, 1] (default 0.1).
+    #[must_use]
+    pub fn no_portfolio(mut self, p: f64) -> Self {
+        self.0.no_portfolio = p;
+        self
     }
 }
 
-/// The generated catalogue: product `P0000`… with risk levels 1–5 and all six classes.
+impl GeneratorValidParams {
+    /// The number of customers.
+    pub fn customers(&self) -> usize {
+        self.customers
+    }
+    /// The number of products.
+    pub fn products(&self) -> usize {
+        self.products
+    }
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// The probability of a missing value.
+    pub fn missing(&self) -> f64 {
+        self.missing
+    }
+    /// The probability of a customer without portfolio.
+    pub fn no_portfolio(&self) -> f64 {
+        self.no_portfolio
+    }
+}
+
+impl ParamGuard for GeneratorParams {
+    type Checked = GeneratorValidParams;
+    type Error = CbrError;
+
+    fn check_ref(&self) -> Result<&GeneratorValidParams> {
+        let p = &self.0;
+        check::at_least("products", p.products, 1)?;
+        check::probability("missing", p.missing)?;
+        check::probability("no_portfolio", p.no_portfolio)?;
+        Ok(p)
+    }
+
+    fn check(self) -> Result<GeneratorValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+fundalloc_core_types::checked_params!(GeneratorValidParams, CbrError);
+
+/// The generated catalogue: product `P0000`… with risk levels 1–5 and all six classes
+/// (at least one product).
+///
+/// # Errors
+/// [`CbrError::TooLarge`] for more than 2³² products.
 pub fn generate_catalogue(products: usize, seed: u64) -> Result<Catalogue> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
     let issuers = [Issuer::Corporate, Issuer::Government];
@@ -62,7 +148,14 @@ pub fn generate_catalogue(products: usize, seed: u64) -> Result<Catalogue> {
 /// 18–90, capital 10³–10⁶, adequacy 1–5, 0–4 children, the default categories, and 0–3
 /// portfolios of 1–6 products each (products near the customer's risk appetite and age
 /// group are more likely).
-pub fn generate_case_base(p: &GeneratorParams) -> Result<CaseBase> {
+///
+/// # Errors
+/// [`CbrError::InvalidParameter`] for bad parameters, [`CbrError::TooLarge`] for more than
+/// 2³² customers.
+pub fn generate_case_base(
+    params: impl ParamGuard<Checked = GeneratorValidParams, Error = CbrError>,
+) -> Result<CaseBase> {
+    let p = params.check()?;
     let catalogue = generate_catalogue(p.products, p.seed)?;
     let n_products = catalogue.len();
     let mut cb = CaseBase::new(Schema::smartfasi(), catalogue);
@@ -144,8 +237,8 @@ mod tests {
 
     #[test]
     fn generator_is_seeded_and_round_trips_through_json() {
-        let a = generate_case_base(&GeneratorParams::new(200, 30, 7)).unwrap();
-        let b = generate_case_base(&GeneratorParams::new(200, 30, 7)).unwrap();
+        let a = generate_case_base(GeneratorParams::new(200, 30, 7)).unwrap();
+        let b = generate_case_base(GeneratorParams::new(200, 30, 7)).unwrap();
         assert_eq!(a.to_data().customers, b.to_data().customers);
         assert_eq!(a.len(), 200);
         assert!(a.n_portfolios() > 200);

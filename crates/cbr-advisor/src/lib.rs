@@ -1,34 +1,55 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod assignment;
+mod assignment;
 mod casebase;
-pub mod client;
-pub mod cluster;
-pub mod distance;
+mod client;
+mod cluster;
+mod distance;
 mod error;
-pub mod generate;
+mod generate;
+mod neighbours;
+mod portfolio_ranking;
 mod product;
-pub mod protocol;
+mod product_selection;
+mod protocol;
 mod retrieval;
 mod schema;
-pub mod server;
+mod server;
 
+pub use assignment::{Assignment, brute_force_assignment, solve_assignment};
 pub use casebase::{
-    CaseBase, CaseBaseData, CustomerRecord, Holding, PortfolioRecord, PortfolioView, Target, Value,
+    CaseBase, CaseBaseData, CustomerRecord, Holding, PortfolioId, PortfolioRecord, PortfolioView,
+    Target, Value,
 };
-pub use error::{CbrError, Result};
+pub use client::Client;
+pub use cluster::{KMedoids, KMedoidsParams, KMedoidsValidParams, MAX_SAMPLE_CELLS};
+pub use distance::{
+    PortfolioMatch, best_portfolio_match, cosine_distance, heom_linear, heom_nominal,
+};
+pub use error::{
+    CbrError, IdKind, Input, MatrixProblem, ParseProblem, ProtocolProblem, ResponseProblem, Result,
+    SchemaProblem, ValueKind,
+};
+pub use generate::{GeneratorParams, GeneratorValidParams, generate_case_base, generate_catalogue};
 pub use product::{CLASS_NAMES, Catalogue, Issuer, N_CLASSES, Product, RateType};
-pub use retrieval::{AssetStats, Neighbour, Order, QueryParams, RankedPortfolio, Recommendation};
-pub use schema::{FeatureKind, FeatureSpec, Schema, SchemaSpec};
+pub use protocol::{
+    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Request, Response, parse_request,
+    parse_response,
+};
+pub use retrieval::{
+    AssetStats, DEFAULT_MAX_NEIGHBOURS, Neighbour, Order, QueryParams, QueryValidParams,
+    RankedPortfolio, Recommendation,
+};
+pub use schema::{FeatureKind, FeatureSpec, MAX_MATRIX_CELLS, Schema, SchemaSpec};
+pub use server::{Server, ServerHandle, ServerParams, ServerValidParams, ShutdownHandle};
 
 /// The types most programs need: `use fundalloc_cbr_advisor::prelude::*;`.
 pub mod prelude {
-    pub use crate::client::Client;
-    pub use crate::protocol::{Answer, ErrorAnswer, ErrorCode, Request, Response};
-    pub use crate::server::{Server, ServerConfig, ServerHandle};
     pub use crate::{
-        AssetStats, CaseBase, Catalogue, CbrError, CustomerRecord, Order, Product, QueryParams,
-        Recommendation, Schema, Target,
+        AssetStats, CaseBase, Catalogue, CbrError, Client, CustomerRecord, ErrorAnswer, ErrorCode,
+        KMedoids, KMedoidsParams, Order, Product, QueryParams, Recommendation, Request, Response,
+        Schema, Server, ServerHandle, ServerParams, Target,
     };
+    pub use fundalloc_core_types::{CancelToken, ParamGuard};
 }

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use fundalloc_core_types::{FundId, RiskLevel};
 use serde::{Deserialize, Serialize};
 
+use fundalloc_core_types::TooLarge;
+
+use crate::error::{IdKind, Input, ParseProblem};
 use crate::{CbrError, Result};
 
 /// Who issued a bond-like asset.
@@ -94,12 +97,11 @@ impl Catalogue {
     pub fn new(products: Vec<Product>) -> Result<Self> {
         let mut index = HashMap::with_capacity(products.len());
         for (i, p) in products.iter().enumerate() {
-            let i = u32::try_from(i).map_err(|_| CbrError::InvalidSchema {
-                reason: "more than 2^32 products".into(),
-            })?;
+            let i = u32::try_from(i)
+                .map_err(|_| TooLarge::new("products", products.len() as u128, u32::MAX))?;
             if index.insert(p.id.clone(), i).is_some() {
                 return Err(CbrError::DuplicateId {
-                    what: "product",
+                    what: IdKind::Product,
                     id: p.id.to_string(),
                 });
             }
@@ -113,21 +115,22 @@ impl Catalogue {
         let mut rd = csv::Reader::from_reader(reader);
         let mut products = Vec::new();
         for (line, row) in rd.deserialize::<ProductRow>().enumerate() {
-            let bad = |reason: String| CbrError::Parse {
-                path: "<products csv>".into(),
-                reason: format!("record {}: {reason}", line + 1),
+            let bad = |problem: ParseProblem| CbrError::Parse {
+                input: Input::ProductsCsv,
+                record: Some(line + 1),
+                problem,
             };
-            let row = row.map_err(|e| bad(e.to_string()))?;
+            let row = row.map_err(|e| bad(ParseProblem::Syntax(e.to_string())))?;
             let issuer = match row.issuer.to_ascii_lowercase().as_str() {
                 "c" | "corporate" => Issuer::Corporate,
                 "g" | "government" => Issuer::Government,
-                other => return Err(bad(format!("issuer `{other}` is not C or G"))),
+                _ => return Err(bad(ParseProblem::UnknownIssuer(row.issuer))),
             };
             let rate = match row.rate.to_ascii_lowercase().as_str() {
                 "f" | "fixed" => RateType::Fixed,
                 "v" | "variable" => RateType::Variable,
                 "c" | "floating_cap" => RateType::FloatingCap,
-                other => return Err(bad(format!("rate `{other}` is not F, V or C"))),
+                _ => return Err(bad(ParseProblem::UnknownRate(row.rate))),
             };
             products.push(Product::new(row.id, row.risk_level, issuer, rate));
         }
@@ -136,10 +139,7 @@ impl Catalogue {
 
     /// Writes the catalogue as CSV in the format [`Catalogue::from_csv`] reads.
     pub fn to_csv(&self, writer: impl std::io::Write) -> Result<()> {
-        let io = |e: csv::Error| CbrError::Parse {
-            path: "<products csv>".into(),
-            reason: e.to_string(),
-        };
+        let io = |e: csv::Error| CbrError::Io(e.into());
         let mut w = csv::Writer::from_writer(writer);
         w.write_record(["id", "risk_level", "issuer", "rate"])
             .map_err(io)?;

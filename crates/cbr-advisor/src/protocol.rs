@@ -27,18 +27,19 @@
 
 use fundalloc_core_types::CustomerId;
 
+use crate::error::ResponseProblem;
 use crate::retrieval::{AssetStats, Order};
 
 /// Command code of a request.
-pub const REQUEST: &str = "01";
+pub(crate) const REQUEST: &str = "01";
 /// Command code of an answer.
-pub const ANSWER: &str = "A1";
+pub(crate) const ANSWER: &str = "A1";
 /// Command code of an error answer.
-pub const ERROR: &str = "E1";
+pub(crate) const ERROR: &str = "E1";
 /// The null string (end of the customer list, absent N or J, statistic not computed).
-pub const NULL: &str = "NULL";
+pub(crate) const NULL: &str = "NULL";
 /// The end-of-message line.
-pub const END: &str = ".";
+pub(crate) const END: &str = ".";
 
 /// Error codes of error answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,6 +206,7 @@ impl Request {
 
 /// One line of an answer.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AnswerItem {
     /// The product code.
     pub asset: String,
@@ -232,6 +234,7 @@ impl From<&AssetStats> for AnswerItem {
 
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Answer {
     /// The request's query code.
     pub query_code: String,
@@ -241,6 +244,7 @@ pub struct Answer {
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ErrorAnswer {
     /// The request's query code, when it could be read.
     pub query_code: Option<String>,
@@ -315,8 +319,18 @@ impl Response {
     }
 }
 
-/// Limits a server puts on requests.
+/// Limits a server puts on the fields of a request (each at least 1, checked with the
+/// server's parameters). Change a field of [`Limits::default`]:
+///
+/// ```
+/// use fundalloc_cbr_advisor::Limits;
+///
+/// let mut limits = Limits::default();
+/// limits.max_k = 50;
+/// assert_eq!((limits.max_k, limits.max_customers), (50, 100));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Maximum number of target customers in one request (default 100).
     pub max_customers: usize,
@@ -489,18 +503,21 @@ fn parse_opt(s: &str) -> Option<Option<f64>> {
     }
 }
 
-/// Parses a complete answer or error answer (client side).
-pub fn parse_response(msg: &str) -> Result<Response, String> {
+/// Parses a complete answer or error answer (client side). Never panics.
+///
+/// # Errors
+/// The first [`ResponseProblem`] found.
+pub fn parse_response(msg: &str) -> Result<Response, ResponseProblem> {
     let ls = lines(msg);
     if ls.len() < 3 || ls[ls.len() - 1] != END {
-        return Err("a response has at least 3 lines and ends with '.'".into());
+        return Err(ResponseProblem::TooShort);
     }
     let body = &ls[2..ls.len() - 1];
     match ls[0] {
         ANSWER => {
             let mut items = Vec::with_capacity(body.len());
             for l in body {
-                let bad = || format!("malformed answer line `{l}`");
+                let bad = || ResponseProblem::BadAnswerLine((*l).to_owned());
                 let (asset, stats) = l.rsplit_once(';').ok_or_else(bad)?;
                 let f: Vec<&str> = stats.split(',').collect();
                 let [fr, ap, adc, adp] = f[..] else {
@@ -521,23 +538,21 @@ pub fn parse_response(msg: &str) -> Result<Response, String> {
         }
         ERROR => {
             let [line] = body else {
-                return Err("an error answer has exactly one code line".into());
+                return Err(ResponseProblem::BadErrorLine);
             };
-            let (code, message) = line
-                .split_once(';')
-                .ok_or("error line must be `code;message`")?;
+            let (code, message) = line.split_once(';').ok_or(ResponseProblem::BadErrorLine)?;
             let code = code
                 .parse::<u16>()
                 .ok()
                 .and_then(ErrorCode::from_code)
-                .ok_or_else(|| format!("unknown error code `{code}`"))?;
+                .ok_or_else(|| ResponseProblem::UnknownErrorCode(code.to_owned()))?;
             Ok(Response::Error(ErrorAnswer {
                 query_code: (ls[1] != NULL).then(|| ls[1].to_owned()),
                 code,
                 message: message.to_owned(),
             }))
         }
-        other => Err(format!("unknown command `{other}`")),
+        other => Err(ResponseProblem::UnknownCommand(other.to_owned())),
     }
 }
 

@@ -7,7 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use fundalloc_core_types::TooLarge;
+
+use crate::error::{MatrixProblem, SchemaProblem};
 use crate::{CbrError, Result};
+
+/// The most cells (`categories²`) an explicit nominal distance matrix may have: 2²⁴
+/// (128 MiB of `f64`, 4,096 categories). The plain overlap metric stores no matrix and takes
+/// up to 65,534 categories.
+pub const MAX_MATRIX_CELLS: usize = 1 << 24;
 
 /// How a feature is compared (Eq. 1 of the paper).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +75,7 @@ impl FeatureSpec {
     }
 
     /// Replaces the nominal distance matrix (no effect on a linear feature).
+    #[must_use]
     pub fn with_distances(mut self, matrix: Vec<Vec<f64>>) -> Self {
         if let FeatureKind::Nominal { distances, .. } = &mut self.kind {
             *distances = Some(matrix);
@@ -93,8 +102,37 @@ pub struct SchemaSpec {
 pub(crate) enum Column {
     /// Index into the linear columns.
     Linear(usize),
-    /// Index into the nominal columns, number of categories, row-major distance matrix.
-    Nominal(usize, usize, Vec<f64>),
+    /// Index into the nominal columns, number of categories, the metric.
+    Nominal(usize, usize, NominalMetric),
+}
+
+/// How two categories of a nominal feature are compared.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NominalMetric {
+    /// 0 if equal, 1 otherwise (no matrix stored).
+    Overlap,
+    /// A row-major `n × n` matrix.
+    Matrix(Vec<f64>),
+}
+
+impl NominalMetric {
+    /// The distance of codes `x` and `y`, both `< n` (1 for an out-of-range code).
+    #[inline]
+    pub(crate) fn get(&self, x: usize, y: usize, n: usize) -> f64 {
+        if x >= n || y >= n {
+            return 1.0;
+        }
+        match self {
+            Self::Overlap => {
+                if x == y {
+                    0.0
+                } else {
+                    1.0
+                }
+            }
+            Self::Matrix(m) => m.get(x * n + y).copied().unwrap_or(1.0),
+        }
+    }
 }
 
 /// A validated schema. Build it from a [`SchemaSpec`] with [`SchemaSpec::check`], or take the
@@ -136,8 +174,13 @@ fn check_weight(feature: &str, weight: u8) -> Result<()> {
 
 impl SchemaSpec {
     /// Validates the spec: weights in 1..=3, unique names, at least one category per nominal
-    /// feature (at most 65,535), square matrices with entries in `[0, 1]` and a zero diagonal,
-    /// and an adequacy feature that exists and is linear.
+    /// feature (at most 65,534), square matrices with entries in `[0, 1]` and a zero diagonal
+    /// (at most [`MAX_MATRIX_CELLS`] cells, checked before anything is allocated), and an
+    /// adequacy feature that exists and is linear.
+    ///
+    /// # Errors
+    /// [`CbrError::InvalidWeight`], [`CbrError::InvalidSchema`],
+    /// [`CbrError::InvalidDistanceMatrix`], [`CbrError::TooLarge`].
     pub fn check(self) -> Result<Schema> {
         check_weight("portfolios", self.portfolio_weight)?;
         let mut seen = std::collections::HashSet::new();
@@ -147,7 +190,8 @@ impl SchemaSpec {
             check_weight(&f.name, f.weight)?;
             if f.name.is_empty() || f.name == "id" || !seen.insert(f.name.as_str()) {
                 return Err(CbrError::InvalidSchema {
-                    reason: format!("feature name `{}` is empty, reserved or repeated", f.name),
+                    feature: f.name.clone(),
+                    problem: SchemaProblem::BadName,
                 });
             }
             match &f.kind {
@@ -162,22 +206,22 @@ impl SchemaSpec {
                     let n = categories.len();
                     if n == 0 || n >= usize::from(u16::MAX) {
                         return Err(CbrError::InvalidSchema {
-                            reason: format!("`{}` needs 1..65535 categories, has {n}", f.name),
+                            feature: f.name.clone(),
+                            problem: SchemaProblem::CategoryCount(n),
                         });
                     }
                     let mut cats = std::collections::HashSet::new();
-                    if !categories.iter().all(|c| cats.insert(c.as_str())) {
+                    if let Some(c) = categories.iter().find(|c| !cats.insert(c.as_str())) {
                         return Err(CbrError::InvalidSchema {
-                            reason: format!("`{}` has repeated categories", f.name),
+                            feature: f.name.clone(),
+                            problem: SchemaProblem::RepeatedCategory(c.clone()),
                         });
                     }
-                    let flat = match distances {
-                        None => (0..n * n)
-                            .map(|i| if i / n == i % n { 0.0 } else { 1.0 })
-                            .collect(),
-                        Some(m) => flatten_matrix(&f.name, m, n)?,
+                    let metric = match distances {
+                        None => NominalMetric::Overlap,
+                        Some(m) => NominalMetric::Matrix(flatten_matrix(&f.name, m, n)?),
                     };
-                    columns.push(Column::Nominal(n_nominal, n, flat));
+                    columns.push(Column::Nominal(n_nominal, n, metric));
                     n_nominal += 1;
                 }
             }
@@ -190,13 +234,15 @@ impl SchemaSpec {
                     .iter()
                     .position(|f| &f.name == name)
                     .ok_or_else(|| CbrError::InvalidSchema {
-                        reason: format!("adequacy feature `{name}` is not in the schema"),
+                        feature: name.clone(),
+                        problem: SchemaProblem::UnknownAdequacyFeature,
                     })?;
-                match columns[i] {
-                    Column::Linear(c) => Some(c),
-                    Column::Nominal(..) => {
+                match columns.get(i) {
+                    Some(Column::Linear(c)) => Some(*c),
+                    _ => {
                         return Err(CbrError::InvalidSchema {
-                            reason: format!("adequacy feature `{name}` must be linear"),
+                            feature: name.clone(),
+                            problem: SchemaProblem::NominalAdequacyFeature,
                         });
                     }
                 }
@@ -220,21 +266,31 @@ impl SchemaSpec {
 }
 
 fn flatten_matrix(name: &str, m: &[Vec<f64>], n: usize) -> Result<Vec<f64>> {
-    let bad = |reason: String| CbrError::InvalidDistanceMatrix {
+    let bad = |problem: MatrixProblem| CbrError::InvalidDistanceMatrix {
         feature: name.to_owned(),
-        reason,
+        problem,
     };
+    let cells = n.saturating_mul(n);
+    TooLarge::check(
+        "nominal distance matrix cells",
+        cells as u128,
+        MAX_MATRIX_CELLS as u128,
+    )?;
     if m.len() != n || m.iter().any(|row| row.len() != n) {
-        return Err(bad(format!("must be {n} x {n}")));
+        return Err(bad(MatrixProblem::NotSquare { categories: n }));
     }
-    let mut flat = Vec::with_capacity(n * n);
+    let mut flat = Vec::with_capacity(cells);
     for (i, row) in m.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             if !(0.0..=1.0).contains(&v) {
-                return Err(bad(format!("entry ({i}, {j}) = {v} is outside [0, 1]")));
+                return Err(bad(MatrixProblem::OutOfRange {
+                    row: i,
+                    col: j,
+                    value: v,
+                }));
             }
             if i == j && v != 0.0 {
-                return Err(bad(format!("diagonal entry ({i}, {i}) = {v} must be 0")));
+                return Err(bad(MatrixProblem::NonZeroDiagonal { index: i, value: v }));
             }
             flat.push(v);
         }
@@ -432,5 +488,49 @@ mod tests {
         let mut s = base();
         s.features[6] = FeatureSpec::nominal("sex", Vec::<String>::new(), 1);
         assert!(matches!(s.check(), Err(CbrError::InvalidSchema { .. })));
+    }
+
+    #[test]
+    fn many_categories_without_matrix_store_no_matrix_and_big_matrices_are_refused() {
+        // 65,534 categories (the most a u16 code with a "missing" code allows) and no
+        // matrix: the old code allocated 65,534² f64 (34 GB) and aborted.
+        let cats: Vec<String> = (0..65_534).map(|i| format!("c{i}")).collect();
+        let spec = SchemaSpec {
+            features: vec![FeatureSpec::nominal("region", cats.clone(), 1)],
+            portfolio_weight: 1,
+            adequacy_feature: None,
+        };
+        let s = spec.check().unwrap();
+        assert!(matches!(
+            &s.columns()[0],
+            Column::Nominal(0, 65_534, NominalMetric::Overlap)
+        ));
+        let m = NominalMetric::Overlap;
+        assert_eq!(
+            (m.get(7, 7, 9), m.get(7, 8, 9), m.get(9, 9, 9)),
+            (0.0, 1.0, 1.0)
+        );
+        let mut too_many = cats;
+        too_many.push("one more".into());
+        let spec = SchemaSpec {
+            features: vec![FeatureSpec::nominal("region", too_many, 1)],
+            portfolio_weight: 1,
+            adequacy_feature: None,
+        };
+        assert!(matches!(
+            spec.check(),
+            Err(CbrError::InvalidSchema {
+                problem: SchemaProblem::CategoryCount(65_535),
+                ..
+            })
+        ));
+        // An explicit matrix is bounded by its cell count before it is read or copied.
+        let cats: Vec<String> = (0..4097).map(|i| format!("c{i}")).collect();
+        let spec = SchemaSpec {
+            features: vec![FeatureSpec::nominal("region", cats, 1).with_distances(vec![vec![0.0]])],
+            portfolio_weight: 1,
+            adequacy_feature: None,
+        };
+        assert!(matches!(spec.check(), Err(CbrError::TooLarge(_))));
     }
 }

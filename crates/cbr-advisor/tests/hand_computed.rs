@@ -20,8 +20,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use approx::assert_abs_diff_eq;
-use fundalloc_cbr_advisor::distance::best_portfolio_match;
 use fundalloc_cbr_advisor::*;
+use fundalloc_core_types::{CancelToken, Empty, InvalidParameter};
 use std::time::{Duration, Instant};
 
 const S: f64 = std::f64::consts::FRAC_1_SQRT_2;
@@ -122,7 +122,9 @@ fn step1_step2_step3_with_target_portfolio() {
     let cb = case_base();
     let t = cb.target(&"T".into()).unwrap();
     let params = QueryParams::new(10).n(Some(3));
-    let r = cb.recommend(&t, &params, None).unwrap();
+    let r = cb
+        .recommend(&t, params.clone(), &CancelToken::new())
+        .unwrap();
     let ids: Vec<_> = r.neighbours[0].iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, ["c1", "c2", "c3"]); // T itself excluded
     assert!(r.step2);
@@ -152,16 +154,22 @@ fn step1_step2_step3_with_target_portfolio() {
     assert_eq!((b.adc, b.adp), (None, None));
     // Least frequent first reverses; K = 1 keeps the first product found (A).
     let r = cb
-        .recommend(&t, &params.clone().order(Order::LeastFrequentFirst), None)
+        .recommend(
+            &t,
+            params.clone().order(Order::LeastFrequentFirst),
+            &CancelToken::new(),
+        )
         .unwrap();
     assert_eq!(r.assets[0].product.as_str(), "B");
     let r = cb
-        .recommend(&t, &QueryParams::new(1).n(Some(3)), None)
+        .recommend(&t, QueryParams::new(1).n(Some(3)), &CancelToken::new())
         .unwrap();
     assert_eq!(r.assets.len(), 1);
     assert_eq!(r.assets[0].product.as_str(), "A");
     // J = 1 keeps only p2.
-    let r = cb.recommend(&t, &params.clone().j(Some(1)), None).unwrap();
+    let r = cb
+        .recommend(&t, params.clone().j(Some(1)), &CancelToken::new())
+        .unwrap();
     assert_eq!(r.portfolios.len(), 1);
     assert_eq!(r.assets.len(), 1);
 }
@@ -171,7 +179,7 @@ fn mifid_filter_drops_products_above_adequacy() {
     let cb = case_base();
     let t = cb.target(&"T".into()).unwrap();
     let r = cb
-        .recommend(&t, &QueryParams::new(10).n(Some(4)), None)
+        .recommend(&t, QueryParams::new(10).n(Some(4)), &CancelToken::new())
         .unwrap();
     // p4 {C} is retrieved (distance 1) but C has risk 4 > adequacy 3.
     assert_eq!(r.portfolios.len(), 3);
@@ -186,8 +194,8 @@ fn mifid_filter_drops_products_above_adequacy() {
     let r = cb
         .recommend(
             &cb.target_from_record(&low).unwrap(),
-            &QueryParams::new(10).n(Some(5)),
-            None,
+            QueryParams::new(10).n(Some(5)),
+            &CancelToken::new(),
         )
         .unwrap();
     assert!(r.assets.iter().all(|a| a.risk_level.get() <= 1));
@@ -195,8 +203,8 @@ fn mifid_filter_drops_products_above_adequacy() {
     let none = CustomerRecord::new("y").num("age", 40.0);
     let err = cb.recommend(
         &cb.target_from_record(&none).unwrap(),
-        &QueryParams::new(3),
-        None,
+        QueryParams::new(3),
+        &CancelToken::new(),
     );
     assert!(matches!(err, Err(CbrError::MissingAdequacy { .. })));
 }
@@ -210,7 +218,7 @@ fn target_without_portfolio_skips_step2() {
         .cat("sex", "M");
     let u = cb.target_from_record(&u).unwrap();
     let r = cb
-        .recommend(&u, &QueryParams::new(10).n(Some(3)), None)
+        .recommend(&u, QueryParams::new(10).n(Some(3)), &CancelToken::new())
         .unwrap();
     assert!(!r.step2);
     let nb: Vec<_> = r.neighbours[0]
@@ -251,7 +259,7 @@ fn group_query_merges_and_excludes_members() {
         cb.target(&"c2".into()).unwrap(),
     ];
     let r = cb
-        .recommend_group(&g, &QueryParams::new(5).n(Some(1)), None)
+        .recommend_group(&g, QueryParams::new(5).n(Some(1)), &CancelToken::new())
         .unwrap();
     assert_eq!(r.neighbours[0][0].id.as_str(), "T");
     assert_eq!(r.neighbours[1][0].id.as_str(), "T");
@@ -265,7 +273,10 @@ fn group_query_merges_and_excludes_members() {
         (r.assets[0].frequency, r.assets[0].average_share),
         (1.0, 1.0)
     );
-    assert!(cb.recommend_group(&[], &QueryParams::new(5), None).is_err());
+    assert!(
+        cb.recommend_group(&[], QueryParams::new(5), &CancelToken::new())
+            .is_err()
+    );
 }
 
 #[test]
@@ -292,7 +303,7 @@ fn invalid_records_and_queries_are_typed_errors() {
     let bad = |r: CustomerRecord, cb: &mut CaseBase| cb.add(r).unwrap_err();
     assert!(matches!(
         bad(CustomerRecord::new("x").num("age", f64::NAN), &mut cb),
-        CbrError::NonFiniteValue { .. }
+        CbrError::NonFiniteFeature { .. }
     ));
     assert!(matches!(
         bad(CustomerRecord::new("x").cat("sex", "X"), &mut cb),
@@ -304,7 +315,7 @@ fn invalid_records_and_queries_are_typed_errors() {
     ));
     assert!(matches!(
         bad(CustomerRecord::new("x").num("height", 1.0), &mut cb),
-        CbrError::InvalidSchema { .. }
+        CbrError::UnknownFeature { .. }
     ));
     assert!(matches!(
         bad(
@@ -338,20 +349,45 @@ fn invalid_records_and_queries_are_typed_errors() {
     ));
     assert_eq!(cb.len(), 5);
     let t = cb.target(&"T".into()).unwrap();
-    for p in [
-        QueryParams::new(0),
-        QueryParams::new(1).n(Some(0)),
-        QueryParams::new(1).j(Some(0)),
+    for (p, name) in [
+        (QueryParams::new(0), "k"),
+        (QueryParams::new(1).n(Some(0)), "n"),
+        (QueryParams::new(1).j(Some(0)), "j"),
+        (
+            QueryParams::new(1).default_n_fraction(f64::NAN),
+            "default_n_fraction",
+        ),
     ] {
         assert!(matches!(
-            cb.recommend(&t, &p, None),
-            Err(CbrError::InvalidQuery { .. })
+            cb.recommend(&t, p, &CancelToken::new()),
+            Err(CbrError::InvalidParameter(InvalidParameter { name: n, .. })) if n == name
         ));
     }
+    assert!(matches!(
+        cb.recommend_group(&[], QueryParams::new(1), &CancelToken::new()),
+        Err(CbrError::Empty(Empty {
+            what: "targets",
+            ..
+        }))
+    ));
+    assert!(matches!(
+        cb.recommend(
+            &t,
+            QueryParams::new(1).n(Some(3)).max_neighbours(2),
+            &CancelToken::new()
+        ),
+        Err(CbrError::TooLarge(_))
+    ));
     let past = Instant::now() - Duration::from_millis(1);
     assert!(matches!(
-        cb.recommend(&t, &QueryParams::new(1), Some(past)),
-        Err(CbrError::DeadlineExceeded)
+        cb.recommend(&t, QueryParams::new(1), &CancelToken::with_deadline(past)),
+        Err(CbrError::Cancelled(c)) if c.deadline
+    ));
+    let cancelled = CancelToken::new();
+    cancelled.cancel();
+    assert!(matches!(
+        cb.recommend(&t, QueryParams::new(1), &cancelled),
+        Err(CbrError::Cancelled(c)) if !c.deadline
     ));
     assert!(matches!(
         cb.target(&"nobody".into()),

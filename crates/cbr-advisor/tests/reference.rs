@@ -2,11 +2,8 @@
 //! and tests of the cluster-representative (behavioural investment universe) queries.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use fundalloc_cbr_advisor::cluster::{
-    KMedoidsParams, behavioural_universes, k_medoids, representative,
-};
-use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
 use fundalloc_cbr_advisor::*;
+use fundalloc_core_types::{CancelToken, InvalidParameter, TooLarge};
 
 /// `tests/fixtures/cbrkit_top.json` holds cbrkit 0.14.2's top-50 (id, 1 − similarity) for five
 /// targets of the generated case base (2,000 customers, 200 products, seed 42), produced by
@@ -18,7 +15,7 @@ use fundalloc_cbr_advisor::*;
 fn step1_matches_cbrkit_reference_rankings() {
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/cbrkit_top.json")).unwrap();
-    let cb = generate_case_base(&GeneratorParams::new(2000, 200, 42)).unwrap();
+    let cb = generate_case_base(GeneratorParams::new(2000, 200, 42)).unwrap();
     let queries = fixture["queries"].as_array().unwrap();
     assert_eq!(queries.len(), 5);
     for q in queries {
@@ -31,7 +28,7 @@ fn step1_matches_cbrkit_reference_rankings() {
             .map(|e| (e[0].as_str().unwrap().to_owned(), e[1].as_f64().unwrap()))
             .collect();
         let got = cb
-            .nearest(&t, want.len(), &[t.case().unwrap()], None)
+            .nearest(&t, want.len(), &[t.case().unwrap()], &CancelToken::new())
             .unwrap();
         for (g, w) in got.iter().zip(&want) {
             assert!(
@@ -59,10 +56,10 @@ use fundalloc_core_types::CustomerId;
 
 #[test]
 fn parallel_partial_selection_equals_full_sort() {
-    let cb = generate_case_base(&GeneratorParams::new(9000, 60, 3)).unwrap();
+    let cb = generate_case_base(GeneratorParams::new(9000, 60, 3)).unwrap();
     for (i, n) in [(5u32, 1usize), (77, 37), (4000, 600), (8999, 9000)] {
         let t = cb.target(&cb.ids()[i as usize]).unwrap();
-        let got = cb.nearest(&t, n, &[i], None).unwrap();
+        let got = cb.nearest(&t, n, &[i], &CancelToken::new()).unwrap();
         let mut all: Vec<(f64, u32)> = (0..cb.len() as u32)
             .filter(|&j| j != i)
             .map(|j| (cb.target_distance(&t, j).unwrap(), j))
@@ -76,53 +73,76 @@ fn parallel_partial_selection_equals_full_sort() {
 
 #[test]
 fn k_medoids_is_seeded_and_universes_are_answered() {
-    let cb = generate_case_base(&GeneratorParams::new(400, 50, 8)).unwrap();
-    let p = KMedoidsParams {
-        sample: 300,
-        ..KMedoidsParams::new(4, 1)
-    };
-    let a = k_medoids(&cb, &p).unwrap();
-    let b = k_medoids(&cb, &p).unwrap();
+    let cb = generate_case_base(GeneratorParams::new(400, 50, 8)).unwrap();
+    let p = KMedoidsParams::new(4, 1).sample(300);
+    let a = KMedoids::fit(&cb, p.clone(), &CancelToken::new()).unwrap();
+    let b = KMedoids::fit(&cb, p.clone(), &CancelToken::new()).unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.medoids.len(), 4);
-    assert_eq!(a.members.len(), 300);
+    assert_eq!(a.medoids().len(), 4);
+    assert_eq!(a.members().len(), 300);
     // Every member is assigned to its nearest medoid.
-    for (m, &l) in a.members.iter().zip(&a.labels) {
-        let d = cb.distance(a.medoids[l], *m).unwrap();
-        for &md in &a.medoids {
+    for (m, &l) in a.members().iter().zip(a.labels()) {
+        let d = cb.distance(a.medoids()[l], *m).unwrap();
+        for &md in a.medoids() {
             assert!(d <= cb.distance(md, *m).unwrap() + 1e-12);
         }
     }
     // k-medoids beats (or ties) the first four sampled members as medoids.
     let random_cost: f64 = a
-        .members
+        .members()
         .iter()
         .map(|&m| {
-            a.members[..4]
+            a.members()[..4]
                 .iter()
                 .map(|&md| cb.distance(md, m).unwrap())
                 .fold(f64::INFINITY, f64::min)
         })
         .sum();
-    assert!(a.cost <= random_cost + 1e-9);
-    let rep = representative(&cb, &a, 0).unwrap();
+    assert!(a.cost() <= random_cost + 1e-9);
+    let rep = a.representative(&cb, 0).unwrap();
     assert_eq!(rep.case(), None);
-    let unis = behavioural_universes(&cb, &a, &QueryParams::new(5).n(Some(20))).unwrap();
+    let unis = a
+        .behavioural_universes(&cb, QueryParams::new(5).n(Some(20)), &CancelToken::new())
+        .unwrap();
     assert_eq!(unis.len(), 4);
     assert!(
         unis.iter()
             .all(|u| !u.assets.is_empty() && u.assets.len() <= 5)
     );
-    assert!(k_medoids(&cb, &KMedoidsParams::new(0, 1)).is_err());
-    assert!(
-        k_medoids(
+    assert!(matches!(
+        KMedoids::fit(&cb, KMedoidsParams::new(0, 1), &CancelToken::new()),
+        Err(CbrError::InvalidParameter(InvalidParameter {
+            name: "k",
+            ..
+        }))
+    ));
+    assert!(matches!(
+        KMedoids::fit(
             &cb,
-            &KMedoidsParams {
-                sample: 3,
-                ..KMedoidsParams::new(4, 1)
-            }
-        )
-        .is_err()
-    );
-    assert!(representative(&cb, &a, 9).is_err());
+            KMedoidsParams::new(4, 1).sample(3),
+            &CancelToken::new()
+        ),
+        Err(CbrError::TooFewCases { k: 4, cases: 3 })
+    ));
+    assert!(matches!(
+        KMedoids::fit(
+            &cb,
+            KMedoidsParams::new(4, 1).sample(100_000),
+            &CancelToken::new()
+        ),
+        Err(CbrError::TooLarge(TooLarge { .. }))
+    ));
+    let stopped = CancelToken::new();
+    stopped.cancel();
+    assert!(matches!(
+        KMedoids::fit(&cb, p.clone(), &stopped),
+        Err(CbrError::Cancelled(_))
+    ));
+    assert!(matches!(
+        a.representative(&cb, 9),
+        Err(CbrError::InvalidParameter(InvalidParameter {
+            name: "cluster",
+            ..
+        }))
+    ));
 }

@@ -6,27 +6,24 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fundalloc_cbr_advisor::client::Client;
-use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
-use fundalloc_cbr_advisor::protocol::{ErrorCode, Request, Response};
-use fundalloc_cbr_advisor::protocol::{Limits, parse_request};
-use fundalloc_cbr_advisor::server::{Server, ServerConfig, execute};
 use fundalloc_cbr_advisor::*;
+use fundalloc_core_types::{CancelToken, InvalidParameter, ParamGuard};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 const T: Duration = Duration::from_secs(10);
 
 fn case_base() -> Arc<CaseBase> {
-    Arc::new(generate_case_base(&GeneratorParams::new(150, 40, 11)).unwrap())
+    Arc::new(generate_case_base(GeneratorParams::new(150, 40, 11)).unwrap())
 }
 
-fn config() -> ServerConfig {
-    ServerConfig {
-        workers: 2,
-        read_timeout: Duration::from_secs(3),
-        ..ServerConfig::loopback_ephemeral()
-    }
+fn config() -> ServerParams {
+    // The idle timeout (only valid requests reset it) is raised so that the 2,450 malformed
+    // messages of one connection below never reach it on a slow machine.
+    ServerParams::loopback_ephemeral()
+        .workers(2)
+        .read_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::from_secs(600))
 }
 
 fn requests(cb: &CaseBase, count: usize, seed: u64) -> Vec<Request> {
@@ -59,10 +56,11 @@ fn many_concurrent_clients_get_the_library_answers() {
     let addr = server.local_addr();
     assert!(addr.ip().is_loopback());
     let reqs = requests(&cb, 40, 1);
-    let far = Instant::now() + Duration::from_secs(3600);
+    let far = CancelToken::with_timeout(Duration::from_secs(3600));
+    let params = config().check().unwrap();
     let expected: Vec<Response> = reqs
         .iter()
-        .map(|r| execute(&cb, r, far, (0.01, 50)))
+        .map(|r| Server::answer(&cb, r, &params, &far))
         .collect();
     assert!(
         expected
@@ -199,11 +197,7 @@ fn ten_thousand_malformed_or_truncated_requests_get_error_answers() {
 #[test]
 fn oversized_messages_are_refused_and_memory_stays_bounded() {
     let cb = case_base();
-    let cfg = ServerConfig {
-        max_message_bytes: 1024,
-        max_connections: 4,
-        ..config()
-    };
+    let cfg = config().max_message_bytes(1024).max_connections(4);
     let server = Server::start(Arc::clone(&cb), cfg).unwrap();
     let addr = server.local_addr();
     // A line longer than the limit, never terminated.
@@ -239,11 +233,9 @@ fn oversized_messages_are_refused_and_memory_stays_bounded() {
 #[test]
 fn a_stalled_client_does_not_block_others_and_times_out() {
     let cb = case_base();
-    let cfg = ServerConfig {
-        read_timeout: Duration::from_millis(1500),
-        message_timeout: Duration::from_millis(2500),
-        ..config()
-    };
+    let cfg = config()
+        .read_timeout(Duration::from_millis(1500))
+        .message_timeout(Duration::from_millis(2500));
     let server = Server::start(Arc::clone(&cb), cfg).unwrap();
     let addr = server.local_addr();
     let base = requests(&cb, 1, 3).remove(0);
@@ -286,12 +278,19 @@ fn a_stalled_client_does_not_block_others_and_times_out() {
 #[test]
 fn deadline_unknown_customer_and_graceful_shutdown() {
     let cb = case_base();
+    // A zero (or endless) deadline is refused; a deadline of 1 ns is always past.
+    for bad in [Duration::ZERO, Duration::MAX] {
+        assert!(matches!(
+            Server::start(Arc::clone(&cb), config().query_deadline(bad)),
+            Err(CbrError::InvalidParameter(InvalidParameter {
+                name: "query_deadline",
+                ..
+            }))
+        ));
+    }
     let server = Server::start(
         Arc::clone(&cb),
-        ServerConfig {
-            query_deadline: Duration::ZERO,
-            ..config()
-        },
+        config().query_deadline(Duration::from_nanos(1)),
     )
     .unwrap();
     let mut c = Client::connect(server.local_addr(), T).unwrap();
@@ -335,13 +334,11 @@ fn deadline_unknown_customer_and_graceful_shutdown() {
 fn a_full_queue_answers_busy_and_deadlines_stop_slow_queries() {
     // 20,000 customers; a 100-customer group query with N = 3,000 takes seconds in a debug
     // build, so with one worker and a queue of one the third query finds the queue full.
-    let cb = Arc::new(generate_case_base(&GeneratorParams::new(20_000, 100, 5)).unwrap());
-    let cfg = ServerConfig {
-        workers: 1,
-        queue_capacity: 1,
-        query_deadline: Duration::from_millis(700),
-        ..config()
-    };
+    let cb = Arc::new(generate_case_base(GeneratorParams::new(20_000, 100, 5)).unwrap());
+    let cfg = config()
+        .workers(1)
+        .queue_capacity(1)
+        .query_deadline(Duration::from_millis(700));
     let server = Server::start(Arc::clone(&cb), cfg).unwrap();
     let addr = server.local_addr();
     let slow = Request {

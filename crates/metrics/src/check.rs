@@ -1,29 +1,21 @@
 //! Input checks shared by the metrics: emptiness, equal lengths, finiteness.
 
-use crate::{MetricsError, Real, Result};
+use fundalloc_core_types::{Empty, NonFinite, ShapeMismatch};
+
+use crate::{Real, Result};
 
 /// `Err(Empty)` when `len == 0`.
 pub(crate) fn non_empty(what: &'static str, len: usize) -> Result<()> {
     if len == 0 {
-        return Err(MetricsError::Empty { what });
+        return Err(Empty::new(what).into());
     }
     Ok(())
 }
 
-/// `Err(LengthMismatch)` when the two lengths differ.
-pub(crate) fn same_len(
-    left: &'static str,
-    left_len: usize,
-    right: &'static str,
-    right_len: usize,
-) -> Result<()> {
-    if left_len != right_len {
-        return Err(MetricsError::LengthMismatch {
-            left,
-            left_len,
-            right,
-            right_len,
-        });
+/// `Err(ShapeMismatch)` when input `what` has `found` elements instead of `expected`.
+pub(crate) fn same_len(what: &'static str, expected: usize, found: usize) -> Result<()> {
+    if expected != found {
+        return Err(ShapeMismatch::new(what, expected, found).into());
     }
     Ok(())
 }
@@ -32,22 +24,16 @@ pub(crate) fn same_len(
 pub(crate) fn finite<T: Real>(what: &'static str, values: &[T]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(index) => Err(MetricsError::NonFinite {
-            what,
-            index,
-            value: values[index].to_f64_lossless(),
-        }),
+        Some(index) => {
+            Err(NonFinite::at_index(what, index, values[index].to_f64_lossless()).into())
+        }
     }
 }
 
 /// A finite scalar argument.
 pub(crate) fn finite_scalar(what: &'static str, value: f64) -> Result<()> {
     if !value.is_finite() {
-        return Err(MetricsError::NonFinite {
-            what,
-            index: 0,
-            value,
-        });
+        return Err(NonFinite::at_index(what, 0, value).into());
     }
     Ok(())
 }
@@ -59,7 +45,7 @@ pub(crate) fn paired<T: Real>(
     right: &'static str,
     b: &[T],
 ) -> Result<()> {
-    same_len(left, a.len(), right, b.len())?;
+    same_len(right, a.len(), b.len())?;
     non_empty(left, a.len())?;
     finite(left, a)?;
     finite(right, b)

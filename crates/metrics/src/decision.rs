@@ -1,6 +1,8 @@
 //! Solution quality of an optimiser: objective ratio and constraint-satisfaction rate.
 
 use crate::check::{finite_scalar, non_empty, paired};
+use fundalloc_core_types::check;
+
 use crate::{MetricsError, Real, Result};
 
 /// `achieved / optimal`: the share of the optimal objective a heuristic reaches (the PTOFA
@@ -42,7 +44,7 @@ pub enum ConstraintSense {
 /// test windows, or the exposure counts `Σ_u X_uf = d_f` over funds).
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite), and
 /// [`InvalidParameter`](MetricsError::InvalidParameter) for a negative or non-finite tolerance.
 ///
@@ -60,13 +62,7 @@ pub fn constraint_satisfaction_rate<T: Real>(
     tolerance: f64,
 ) -> Result<f64> {
     paired("lhs", lhs, "rhs", rhs)?;
-    if !(tolerance.is_finite() && tolerance >= 0.0) {
-        return Err(MetricsError::InvalidParameter {
-            name: "tolerance",
-            value: tolerance.to_string(),
-            reason: "must be finite and non-negative",
-        });
-    }
+    check::non_negative("tolerance", tolerance)?;
     let holds = |l: f64, r: f64| match sense {
         ConstraintSense::LessEq => l <= r + tolerance,
         ConstraintSense::GreaterEq => l >= r - tolerance,
@@ -116,27 +112,27 @@ mod tests {
         ));
         assert!(matches!(
             objective_ratio(f64::NAN, 1.0),
-            Err(MetricsError::NonFinite { .. })
+            Err(MetricsError::NonFinite(_))
         ));
         assert!(matches!(
             constraint_satisfaction_rate(&[1.0], ConstraintSense::LessEq, &[1.0], -1.0),
-            Err(MetricsError::InvalidParameter { .. })
+            Err(MetricsError::InvalidParameter(_))
         ));
         assert!(matches!(
             constraint_satisfaction_rate(&[1.0], ConstraintSense::LessEq, &[1.0, 2.0], 0.0),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             constraint_satisfaction_rate::<f32>(&[], ConstraintSense::Equal, &[], 0.0),
-            Err(MetricsError::Empty { .. })
+            Err(MetricsError::Empty(_))
         ));
         assert!(matches!(
             constraint_satisfaction_rate(&[f64::NAN], ConstraintSense::Equal, &[1.0], 0.0),
-            Err(MetricsError::NonFinite { .. })
+            Err(MetricsError::NonFinite(_))
         ));
         assert!(matches!(
             satisfaction_rate(&[]),
-            Err(MetricsError::Empty { .. })
+            Err(MetricsError::Empty(_))
         ));
     }
 }

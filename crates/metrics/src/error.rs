@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use fundalloc_core_types::{Empty, InvalidParameter, NonFinite, ShapeMismatch};
+
 /// Everything that can be wrong with the values handed to a metric.
 ///
 /// Every variant carries the data needed to say what is wrong and where (which input, which
@@ -8,33 +10,15 @@
 #[non_exhaustive]
 pub enum MetricsError {
     /// An input that must hold at least one element was empty.
-    #[error("{what} is empty")]
-    Empty {
-        /// What was empty.
-        what: &'static str,
-    },
-    /// Two inputs that must have the same length do not.
-    #[error("length mismatch: {left} has {left_len} elements but {right} has {right_len}")]
-    LengthMismatch {
-        /// Name of the first input.
-        left: &'static str,
-        /// Its length.
-        left_len: usize,
-        /// Name of the second input.
-        right: &'static str,
-        /// Its length.
-        right_len: usize,
-    },
-    /// A value was NaN or infinite.
-    #[error("{what} has a non-finite value {value} at index {index}")]
-    NonFinite {
-        /// Which input.
-        what: &'static str,
-        /// Position of the value (row-major for 2-D input).
-        index: usize,
-        /// The offending value, widened to `f64`.
-        value: f64,
-    },
+    #[error(transparent)]
+    Empty(#[from] Empty),
+    /// Two inputs that must have the same length (or shape) do not: `what` is the second
+    /// input, `expected` the length of the first.
+    #[error(transparent)]
+    ShapeMismatch(#[from] ShapeMismatch),
+    /// A value was NaN or infinite (an index for a 1-D input, a cell for a matrix).
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
     /// ROC AUC needs at least one positive and one negative label.
     #[error(
         "ROC AUC is undefined with a single class: {n_positive} positive and {n_negative} negative labels"
@@ -133,15 +117,8 @@ pub enum MetricsError {
         found: usize,
     },
     /// A parameter was outside its documented domain.
-    #[error("invalid {name} = {value}: {reason}")]
-    InvalidParameter {
-        /// The parameter's name.
-        name: &'static str,
-        /// The value, written out.
-        value: String,
-        /// What the domain is.
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
 }
 
 /// `Result` with [`MetricsError`].

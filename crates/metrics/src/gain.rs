@@ -11,6 +11,8 @@
 use std::cmp::Ordering;
 
 use crate::check::paired;
+use fundalloc_core_types::check;
+
 use crate::{MetricsError, Real, Result};
 
 /// The cumulative gain curve: customers ranked by prediction, best first, and the share of
@@ -22,7 +24,7 @@ use crate::{MetricsError, Real, Result};
 /// `G = (C + j·S/m) / Σy` for `j = 1..m`.
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite), and
 /// [`ZeroDenominator`](MetricsError::ZeroDenominator) when `Σy = 0`.
 ///
@@ -44,6 +46,7 @@ pub fn cumulative_gain<T: Real>(y_true: &[T], y_pred: &[T]) -> Result<Vec<f64>> 
 
 /// Gini coefficients of a value prediction, as the ZILN paper reports them.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Gini {
     /// Raw Gini of the model's ranking: `2·(1/n)·Σᵢ Gᵢ − 1` over its [`cumulative_gain`] curve.
     pub model: f64,
@@ -136,6 +139,7 @@ fn for_each_tie_group<T: Real>(y_true: &[T], y_pred: &[T], mut visit: impl FnMut
 
 /// One row of a [`calibration_table`]: the customers whose prediction falls in one quantile bin.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CalibrationBin {
     /// Bin index, 0 = lowest predictions.
     pub bin: usize,
@@ -175,7 +179,7 @@ pub fn decile_table<T: Real>(y_true: &[T], y_pred: &[T]) -> Result<Vec<Calibrati
 /// `|ŷ̄_b − ȳ_b|/ȳ_b`.
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite); [`InvalidParameter`](MetricsError::InvalidParameter)
 /// for `bins = 0`; [`TooFew`](MetricsError::TooFew) for fewer predictions than bins;
 /// [`DuplicateBinEdges`](MetricsError::DuplicateBinEdges) when ties make two edges equal (pandas
@@ -198,13 +202,7 @@ pub fn calibration_table<T: Real>(
     bins: usize,
 ) -> Result<Vec<CalibrationBin>> {
     paired("y_true", y_true, "y_pred", y_pred)?;
-    if bins == 0 {
-        return Err(MetricsError::InvalidParameter {
-            name: "bins",
-            value: "0".into(),
-            reason: "at least one bin is needed",
-        });
-    }
+    check::at_least("bins", bins, 1)?;
     if y_pred.len() < bins {
         return Err(MetricsError::TooFew {
             what: "y_pred",
@@ -296,6 +294,7 @@ fn linear_quantile(sorted: &[f64], q: f64) -> f64 {
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
+    use fundalloc_core_types::InvalidParameter;
 
     #[test]
     fn gain_curve_spreads_ties_evenly() {
@@ -327,15 +326,15 @@ mod tests {
         assert!(normalized_gini(&[1.0, -1.0], &[1.0, 2.0]).is_err());
         assert!(matches!(
             cumulative_gain(&[1.0], &[f64::NAN]),
-            Err(MetricsError::NonFinite { .. })
+            Err(MetricsError::NonFinite(_))
         ));
         assert!(matches!(
             normalized_gini::<f32>(&[], &[]),
-            Err(MetricsError::Empty { .. })
+            Err(MetricsError::Empty(_))
         ));
         assert!(matches!(
             normalized_gini(&[1.0, 2.0], &[1.0]),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
     }
 
@@ -370,7 +369,10 @@ mod tests {
         ));
         assert!(matches!(
             calibration_table(&y, &tied, 0),
-            Err(MetricsError::InvalidParameter { name: "bins", .. })
+            Err(MetricsError::InvalidParameter(InvalidParameter {
+                name: "bins",
+                ..
+            }))
         ));
         // Distinct edges 0, 0.75, 1, 1.25, 2 but nothing in (1, 1.25] (found by search with
         // numpy's quantile and pandas' binning; pandas returns a NaN row there).

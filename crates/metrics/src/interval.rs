@@ -15,6 +15,7 @@ use crate::{MetricsError, Real, Result};
 
 /// Coverage and mean width of a set of intervals.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct IntervalSummary {
     /// Fraction of targets inside their interval (ends included).
     pub coverage: f64,
@@ -25,7 +26,7 @@ pub struct IntervalSummary {
 /// Coverage and mean width of intervals `[lower, upper]` for targets `y`.
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite), [`InvertedInterval`](MetricsError::InvertedInterval)
 /// when some `lᵢ > uᵢ`.
 ///
@@ -65,7 +66,7 @@ pub fn interval_coverage<T: Real>(y: &[T], lower: &[T], upper: &[T]) -> Result<f
 /// Mean width `(1/n) Σᵢ (uᵢ − lᵢ)`.
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite), [`InvertedInterval`](MetricsError::InvertedInterval).
 pub fn mean_interval_width<T: Real>(lower: &[T], upper: &[T]) -> Result<f64> {
     interval_summary(lower, lower, upper).map(|s| s.mean_width)
@@ -75,7 +76,7 @@ pub fn mean_interval_width<T: Real>(lower: &[T], upper: &[T]) -> Result<f64> {
 /// `cov_h = (1/W) Σ_w 1[l_wh ≤ y_wh ≤ u_wh]`, the check for per-position conformal radii.
 ///
 /// # Errors
-/// As [`interval_summary`] (indices row-major), [`LengthMismatch`](MetricsError::LengthMismatch)
+/// As [`interval_summary`] (indices row-major), [`ShapeMismatch`](MetricsError::ShapeMismatch)
 /// when the shapes differ.
 ///
 /// ```
@@ -91,9 +92,12 @@ pub fn interval_coverage_by_column<T: Real>(
     lower: ArrayView2<'_, T>,
     upper: ArrayView2<'_, T>,
 ) -> Result<Vec<f64>> {
-    for (name, m) in [("lower", &lower), ("upper", &upper)] {
-        same_len("y rows", y.nrows(), name, m.nrows())?;
-        same_len("y columns", y.ncols(), name, m.ncols())?;
+    for (rows, cols, m) in [
+        ("lower rows", "lower columns", &lower),
+        ("upper rows", "upper columns", &upper),
+    ] {
+        same_len(rows, y.nrows(), m.nrows())?;
+        same_len(cols, y.ncols(), m.ncols())?;
     }
     let flat = |m: &ArrayView2<'_, T>| m.iter().copied().collect::<Vec<T>>();
     check_intervals(&flat(&y), &flat(&lower), &flat(&upper))?;
@@ -109,8 +113,8 @@ pub fn interval_coverage_by_column<T: Real>(
 }
 
 fn check_intervals<T: Real>(y: &[T], lower: &[T], upper: &[T]) -> Result<()> {
-    same_len("y", y.len(), "lower", lower.len())?;
-    same_len("y", y.len(), "upper", upper.len())?;
+    same_len("lower", y.len(), lower.len())?;
+    same_len("upper", y.len(), upper.len())?;
     non_empty("y", y.len())?;
     finite("y", y)?;
     finite("lower", lower)?;
@@ -128,6 +132,7 @@ fn check_intervals<T: Real>(y: &[T], lower: &[T], upper: &[T]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundalloc_core_types::NonFinite;
     use ndarray::array;
 
     #[test]
@@ -154,20 +159,20 @@ mod tests {
         );
         assert!(matches!(
             interval_coverage::<f64>(&[], &[], &[]),
-            Err(MetricsError::Empty { .. })
+            Err(MetricsError::Empty(_))
         ));
         assert!(matches!(
             interval_coverage(&[1.0], &[0.0, 0.0], &[2.0]),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             interval_coverage(&[1.0], &[0.0], &[f64::NAN]),
-            Err(MetricsError::NonFinite { what: "upper", .. })
+            Err(MetricsError::NonFinite(NonFinite { what: "upper", .. }))
         ));
         let y = array![[1.0, 1.0]];
         assert!(matches!(
             interval_coverage_by_column(y.view(), array![[0.0]].view(), y.view()),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             interval_coverage_by_column(y.view(), array![[0.0, 3.0]].view(), y.view()),

@@ -53,6 +53,7 @@ pub fn rpme(total_revenue: f64, exposures: u64) -> Result<f64> {
 
 /// Campaign totals and their per-mille rates.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct OnlineMetrics {
     /// Number of exposures.
     pub exposures: u64,
@@ -70,7 +71,7 @@ pub struct OnlineMetrics {
 /// brought (0 when it did not convert).
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite).
 ///
 /// ```
@@ -80,7 +81,7 @@ pub struct OnlineMetrics {
 /// # Ok::<(), fundalloc_metrics::MetricsError>(())
 /// ```
 pub fn online_metrics<T: Real>(converted: &[bool], revenue: &[T]) -> Result<OnlineMetrics> {
-    same_len("converted", converted.len(), "revenue", revenue.len())?;
+    same_len("revenue", converted.len(), revenue.len())?;
     non_empty("exposures", converted.len())?;
     finite("revenue", revenue)?;
     let exposures = converted.len() as u64;
@@ -98,6 +99,7 @@ pub fn online_metrics<T: Real>(converted: &[bool], revenue: &[T]) -> Result<Onli
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundalloc_core_types::{NonFinite, Position};
 
     #[test]
     fn errors() {
@@ -116,21 +118,21 @@ mod tests {
             rpme(1.0, 0),
             Err(MetricsError::ZeroDenominator { .. })
         ));
-        assert!(matches!(
-            rpme(f64::NAN, 3),
-            Err(MetricsError::NonFinite { .. })
-        ));
+        assert!(matches!(rpme(f64::NAN, 3), Err(MetricsError::NonFinite(_))));
         assert!(matches!(
             online_metrics::<f64>(&[], &[]),
-            Err(MetricsError::Empty { .. })
+            Err(MetricsError::Empty(_))
         ));
         assert!(matches!(
             online_metrics(&[true], &[1.0, 2.0]),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             online_metrics(&[true, false], &[1.0_f32, f32::INFINITY]),
-            Err(MetricsError::NonFinite { index: 1, .. })
+            Err(MetricsError::NonFinite(NonFinite {
+                at: Position::Index(1),
+                ..
+            }))
         ));
     }
 

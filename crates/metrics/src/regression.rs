@@ -9,7 +9,7 @@ use crate::{Real, Result};
 /// Mean squared error, `MSE = (1/n) Σᵢ (yᵢ − ŷᵢ)²`.
 ///
 /// # Errors
-/// [`Empty`](crate::MetricsError::Empty), [`LengthMismatch`](crate::MetricsError::LengthMismatch),
+/// [`Empty`](crate::MetricsError::Empty), [`ShapeMismatch`](crate::MetricsError::ShapeMismatch),
 /// [`NonFinite`](crate::MetricsError::NonFinite).
 ///
 /// ```
@@ -60,6 +60,7 @@ mod tests {
     use super::*;
     use crate::MetricsError;
     use approx::assert_relative_eq;
+    use fundalloc_core_types::{Empty, NonFinite, Position};
 
     #[test]
     fn known_values() {
@@ -76,27 +77,27 @@ mod tests {
     fn errors() {
         assert_eq!(
             mse::<f64>(&[], &[]),
-            Err(MetricsError::Empty { what: "y_true" })
+            Err(MetricsError::Empty(Empty::new("y_true")))
         );
         assert!(matches!(
             mae(&[1.0], &[1.0, 2.0]),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             rmse(&[1.0, 2.0], &[1.0, f64::NEG_INFINITY]),
-            Err(MetricsError::NonFinite {
+            Err(MetricsError::NonFinite(NonFinite {
                 what: "y_pred",
-                index: 1,
+                at: Position::Index(1),
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             mse(&[f32::NAN], &[1.0]),
-            Err(MetricsError::NonFinite {
+            Err(MetricsError::NonFinite(NonFinite {
                 what: "y_true",
-                index: 0,
+                at: Position::Index(0),
                 ..
-            })
+            }))
         ));
     }
 }

@@ -16,6 +16,8 @@
 use ndarray::ArrayView2;
 
 use crate::check::{finite, non_empty, same_len};
+use fundalloc_core_types::NonFinite;
+
 use crate::{MetricsError, Real, Result};
 
 /// How far a plan may stray from the simplex (`a_h ≥ −tol`, `|Σa − 1| ≤ tol`) and still be
@@ -24,6 +26,7 @@ pub const SIMPLEX_TOLERANCE: f64 = 1e-5;
 
 /// Regret of one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct WindowRegret {
     /// `a·y − min_h y_h`.
     pub regret: f64,
@@ -34,7 +37,7 @@ pub struct WindowRegret {
 /// Regret and relative regret of plan `allocation` against realized `prices` of one window.
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite), [`NotOnSimplex`](MetricsError::NotOnSimplex) (see
 /// [`SIMPLEX_TOLERANCE`]), and [`NotPositive`](MetricsError::NotPositive) when the cheapest
 /// price is not positive (relative regret needs a positive optimal cost).
@@ -46,7 +49,7 @@ pub struct WindowRegret {
 /// # Ok::<(), fundalloc_metrics::MetricsError>(())
 /// ```
 pub fn window_regret<T: Real>(allocation: &[T], prices: &[T]) -> Result<WindowRegret> {
-    same_len("allocation", allocation.len(), "prices", prices.len())?;
+    same_len("prices", allocation.len(), prices.len())?;
     non_empty("prices", prices.len())?;
     finite("allocation", allocation)?;
     finite("prices", prices)?;
@@ -55,6 +58,7 @@ pub fn window_regret<T: Real>(allocation: &[T], prices: &[T]) -> Result<WindowRe
 
 /// Mean regret over a set of windows.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RegretSummary {
     /// `(1/W) Σ_w regret_w`.
     pub mean_regret: f64,
@@ -68,8 +72,8 @@ pub struct RegretSummary {
 /// window `w`, row `w` of `prices` its realized prices (both `W × H`).
 ///
 /// # Errors
-/// As [`window_regret`] (with the window's row in `NotOnSimplex` and the row-major position in
-/// `NonFinite`/`NotPositive`), and [`LengthMismatch`](MetricsError::LengthMismatch) when the
+/// As [`window_regret`] (with the window's row in `NotOnSimplex`, the cell in `NonFinite` and
+/// the row-major position in `NotPositive`), and [`ShapeMismatch`](MetricsError::ShapeMismatch) when the
 /// shapes differ.
 ///
 /// ```
@@ -85,27 +89,13 @@ pub fn mean_regret<T: Real>(
     allocations: ArrayView2<'_, T>,
     prices: ArrayView2<'_, T>,
 ) -> Result<RegretSummary> {
-    same_len(
-        "allocation rows",
-        allocations.nrows(),
-        "price rows",
-        prices.nrows(),
-    )?;
-    same_len(
-        "allocation columns",
-        allocations.ncols(),
-        "price columns",
-        prices.ncols(),
-    )?;
+    same_len("price rows", allocations.nrows(), prices.nrows())?;
+    same_len("price columns", allocations.ncols(), prices.ncols())?;
     non_empty("prices", prices.len())?;
     let h = prices.ncols();
     for (what, m) in [("allocation", &allocations), ("prices", &prices)] {
         if let Some((index, v)) = m.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(MetricsError::NonFinite {
-                what,
-                index,
-                value: v.to_f64_lossless(),
-            });
+            return Err(NonFinite::at_cell(what, index / h, index % h, v.to_f64_lossless()).into());
         }
     }
     let (mut sum, mut sum_relative) = (0.0, 0.0);
@@ -177,6 +167,7 @@ fn regret_of_window<T: Real>(
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
+    use fundalloc_core_types::{NonFinite, Position};
     use ndarray::array;
 
     #[test]
@@ -215,15 +206,15 @@ mod tests {
         ));
         assert!(matches!(
             window_regret(&[1.0], &[1.0, 2.0]),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             window_regret::<f64>(&[], &[]),
-            Err(MetricsError::Empty { .. })
+            Err(MetricsError::Empty(_))
         ));
         assert!(matches!(
             window_regret(&[1.0, 0.0], &[f64::NAN, 1.0]),
-            Err(MetricsError::NonFinite { what: "prices", .. })
+            Err(MetricsError::NonFinite(NonFinite { what: "prices", .. }))
         ));
         let a = array![[1.0, 0.0], [1.0, 0.0]];
         let y = array![[1.0, 2.0], [-1.0, 2.0]];
@@ -238,11 +229,14 @@ mod tests {
         ));
         assert!(matches!(
             mean_regret(a.view(), array![[1.0, 2.0, 3.0]].view()),
-            Err(MetricsError::LengthMismatch { .. })
+            Err(MetricsError::ShapeMismatch(_))
         ));
         assert!(matches!(
             mean_regret(a.view(), array![[1.0, f64::INFINITY], [1.0, 2.0]].view()),
-            Err(MetricsError::NonFinite { index: 1, .. })
+            Err(MetricsError::NonFinite(NonFinite {
+                at: Position::Cell { row: 0, col: 1 },
+                ..
+            }))
         ));
     }
 }

@@ -3,7 +3,9 @@
 //! ```text
 //! fundalloc-cbr-server [--case-base FILE.json | --generate CUSTOMERS] [--products P] [--seed S]
 //!                      [--bind 127.0.0.1:7878] [--workers W] [--deadline-ms MS]
-//!                      [--read-timeout-ms MS] [--max-message-bytes B] [--stop-on-stdin-eof]
+//!                      [--read-timeout-ms MS] [--idle-timeout-ms MS] [--write-timeout-ms MS]
+//!                      [--max-connections C] [--max-per-peer C] [--max-message-bytes B]
+//!                      [--stop-on-stdin-eof]
 //! ```
 //!
 //! Binds the loopback interface by default. With `--stop-on-stdin-eof` the server shuts down
@@ -14,17 +16,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fundalloc_cbr_advisor::CaseBase;
-use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
-use fundalloc_cbr_advisor::server::{Server, ServerConfig};
+use fundalloc_cbr_advisor::{CaseBase, GeneratorParams, Server, ServerParams, generate_case_base};
 
 const USAGE: &str = "usage: fundalloc-cbr-server [--case-base FILE.json | --generate CUSTOMERS] \
 [--products P] [--seed S] [--bind 127.0.0.1:7878] [--workers W] [--deadline-ms MS] \
-[--read-timeout-ms MS] [--max-message-bytes B] [--stop-on-stdin-eof]";
+[--read-timeout-ms MS] [--idle-timeout-ms MS] [--write-timeout-ms MS] [--max-connections C] \
+[--max-per-peer C] [--max-message-bytes B] [--stop-on-stdin-eof]";
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let mut config = ServerConfig::default();
+    let mut config = ServerParams::default();
     let mut case_base: Option<String> = None;
     let (mut generate, mut products, mut seed) = (None, 200usize, 42u64);
     let mut stop_on_eof = false;
@@ -39,17 +40,28 @@ fn run() -> Result<(), String> {
             "--products" => products = num(&a, args.next())?,
             "--seed" => seed = num(&a, args.next())?,
             "--bind" => {
-                config.bind = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--bind needs ADDRESS:PORT")?;
+                config = config.bind(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .ok_or("--bind needs ADDRESS:PORT")?,
+                );
             }
-            "--workers" => config.workers = num(&a, args.next())?,
-            "--deadline-ms" => config.query_deadline = Duration::from_millis(num(&a, args.next())?),
+            "--workers" => config = config.workers(num(&a, args.next())?),
+            "--deadline-ms" => {
+                config = config.query_deadline(Duration::from_millis(num(&a, args.next())?));
+            }
             "--read-timeout-ms" => {
-                config.read_timeout = Duration::from_millis(num(&a, args.next())?);
+                config = config.read_timeout(Duration::from_millis(num(&a, args.next())?));
             }
-            "--max-message-bytes" => config.max_message_bytes = num(&a, args.next())?,
+            "--idle-timeout-ms" => {
+                config = config.idle_timeout(Duration::from_millis(num(&a, args.next())?));
+            }
+            "--write-timeout-ms" => {
+                config = config.write_timeout(Duration::from_millis(num(&a, args.next())?));
+            }
+            "--max-connections" => config = config.max_connections(num(&a, args.next())?),
+            "--max-per-peer" => config = config.max_connections_per_peer(num(&a, args.next())?),
+            "--max-message-bytes" => config = config.max_message_bytes(num(&a, args.next())?),
             "--stop-on-stdin-eof" => stop_on_eof = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -63,9 +75,9 @@ fn run() -> Result<(), String> {
             let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
             CaseBase::from_json(std::io::BufReader::new(f)).map_err(|e| e.to_string())?
         }
-        (None, Some(n)) => generate_case_base(&GeneratorParams::new(n, products, seed))
+        (None, Some(n)) => generate_case_base(GeneratorParams::new(n, products, seed))
             .map_err(|e| e.to_string())?,
-        (None, None) => generate_case_base(&GeneratorParams::new(10_000, products, seed))
+        (None, None) => generate_case_base(GeneratorParams::new(10_000, products, seed))
             .map_err(|e| e.to_string())?,
         (Some(_), Some(_)) => return Err("give either --case-base or --generate".into()),
     };

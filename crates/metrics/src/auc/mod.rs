@@ -43,6 +43,7 @@ const PARALLEL_THRESHOLD: usize = 1 << 16;
 /// `U = Σ_{positive i} Σ_{negative j} (1[sᵢ > sⱼ] + ½·1[sᵢ = sⱼ])`; the struct stores `2U`
 /// as an integer so nothing is rounded until [`auc`](Self::auc) divides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct MannWhitney {
     /// Number of positive (`true`) labels, `n₊`.
     pub n_positive: u64,
@@ -72,7 +73,7 @@ impl MannWhitney {
 /// Scores may be `f64` or `f32`; `f32` scores are widened exactly, so ties are preserved.
 ///
 /// # Errors
-/// [`Empty`](MetricsError::Empty), [`LengthMismatch`](MetricsError::LengthMismatch),
+/// [`Empty`](MetricsError::Empty), [`ShapeMismatch`](MetricsError::ShapeMismatch),
 /// [`NonFinite`](MetricsError::NonFinite) for a NaN or ±∞ score, and
 /// [`SingleClass`](MetricsError::SingleClass) when all labels are equal.
 ///
@@ -97,7 +98,7 @@ pub fn roc_auc<T: Real>(labels: &[bool], scores: &[T]) -> Result<f64> {
 /// # Errors
 /// As [`roc_auc`].
 pub fn mann_whitney<T: Real>(labels: &[bool], scores: &[T]) -> Result<MannWhitney> {
-    same_len("labels", labels.len(), "scores", scores.len())?;
+    same_len("scores", labels.len(), scores.len())?;
     non_empty("scores", scores.len())?;
     finite("scores", scores)?;
     let n_positive = labels.iter().filter(|&&y| y).count();
@@ -274,6 +275,7 @@ pub fn labels_from_01<T: Real>(values: &[T]) -> Result<Vec<bool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fundalloc_core_types::{Empty, NonFinite, Position};
 
     fn brute_force(labels: &[bool], scores: &[f64]) -> f64 {
         let (mut u, mut pairs) = (0.0, 0.0);
@@ -350,23 +352,25 @@ mod tests {
     fn errors() {
         assert_eq!(
             roc_auc::<f64>(&[], &[]),
-            Err(MetricsError::Empty { what: "scores" })
+            Err(MetricsError::Empty(Empty::new("scores")))
         );
         assert!(matches!(
             roc_auc(&[true, false], &[0.1]),
-            Err(MetricsError::LengthMismatch {
-                left_len: 2,
-                right_len: 1,
-                ..
-            })
+            Err(MetricsError::ShapeMismatch(ref e)) if e.expected == "2" && e.found == "1"
         ));
         assert!(matches!(
             roc_auc(&[true, false, true], &[0.1, f64::NAN, 0.2]),
-            Err(MetricsError::NonFinite { index: 1, .. })
+            Err(MetricsError::NonFinite(NonFinite {
+                at: Position::Index(1),
+                ..
+            }))
         ));
         assert!(matches!(
             roc_auc(&[true, false], &[f32::INFINITY, 0.2]),
-            Err(MetricsError::NonFinite { index: 0, .. })
+            Err(MetricsError::NonFinite(NonFinite {
+                at: Position::Index(0),
+                ..
+            }))
         ));
         assert_eq!(
             roc_auc(&[true, true], &[0.1, 0.2]),
