@@ -84,14 +84,16 @@ pub fn simulate_recommendation(
 mod tests {
     use super::*;
     use fundalloc_cbr_advisor::QueryParams;
-    use fundalloc_cbr_advisor::generate::{GeneratorParams, generate_case_base};
+    use fundalloc_cbr_advisor::{GeneratorParams, generate_case_base};
     use fundalloc_simulation::SimulationParams;
 
     #[test]
     fn recommended_products_get_their_simulated_yield_and_cvar() {
-        let base = generate_case_base(&GeneratorParams::new(300, 12, 3)).unwrap();
+        let base = generate_case_base(GeneratorParams::new(300, 12, 3)).unwrap();
         let target = base.target(&base.ids()[0]).unwrap();
-        let rec = base.recommend(&target, &QueryParams::new(4), None).unwrap();
+        let rec = base
+            .recommend(&target, QueryParams::new(4), &CancelToken::new())
+            .unwrap();
         assert!(!rec.assets.is_empty());
         // A rising, noisy history for every product but the last.
         let mut histories = HashMap::new();
