@@ -8,7 +8,7 @@ use good_lp::{
     Variable, WithTimeLimit, variable,
 };
 
-use crate::error::{AllocError, Result, UnsupportedFeature};
+use crate::error::{AllocError, Result};
 use crate::kind::SolverKind;
 use crate::problem::{AllocationProblem, PerCustomer};
 use crate::solver::{ProvesOptimality, Solution, Solver, finish};
@@ -409,6 +409,6 @@ fn highs_solve(
 ) -> Result<(Vec<f64>, SolutionStatus, Vec<String>)> {
     Err(AllocError::Unsupported {
         solver: name,
-        feature: UnsupportedFeature::HighsBackend,
+        feature: crate::error::UnsupportedFeature::HighsBackend,
     })
 }
