@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use fundalloc_cbr_advisor::{CaseBase, GeneratorParams, Limits, generate_case_base};
 use fundalloc_cbr_advisor::{parse_request, parse_response};
 use fundalloc_revenue_model::prelude::*;
+use fundalloc_revenue_model::read_csv_levels;
 use fundalloc_timeseries_pno::read_csv_column;
 use ndarray::{Array1, Array2};
 
@@ -84,6 +85,23 @@ fn price_csv_corpus() {
     });
 }
 
+#[test]
+fn revenue_csv_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("revenue.csv");
+    let schema = FeatureSchema::builder()
+        .categorical_levels("segment", ["a", "b"], Side::Customer)
+        .categorical("fund", 3, Side::Fund)
+        .numeric("age", Side::Customer, false)
+        .build()
+        .unwrap();
+    replay("revenue_csv", |d| {
+        std::fs::write(&path, d).unwrap();
+        let _ = read_csv_levels(&path, &["segment", "fund"]);
+        let _ = load_csv(&path, &schema, &LabelColumns::new("converted", "revenue"));
+    });
+}
+
 fn write_seed(target: &str, name: &str, bytes: &[u8]) {
     let dir = corpus(target);
     std::fs::create_dir_all(&dir).unwrap();
@@ -100,6 +118,7 @@ fn seeds() {
             "casebase_json",
             "model_file",
             "price_csv",
+            "revenue_csv",
         ] {
             assert!(
                 inputs(t).iter().any(|(p, _)| p

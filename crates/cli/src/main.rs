@@ -4,6 +4,8 @@
 mod allocate;
 mod atomic;
 mod features;
+#[cfg(test)]
+mod fuzz_replay;
 mod input;
 mod npy;
 mod predict;

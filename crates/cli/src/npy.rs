@@ -12,10 +12,18 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
+/// The longest header read: NumPy's `max_header_size` default (`numpy.lib.format`), far above
+/// the ~120 bytes of a 2-D float header.
+pub(crate) const MAX_HEADER_LEN: u64 = 10_000;
+
+/// The deepest bracket nesting accepted in a header (a 2-D float header has 2).
+const MAX_HEADER_DEPTH: usize = 3;
+
 /// Checks the fixed prefix of a `.npy` file (magic, version, `HEADER_LEN`) and that the
 /// header fits in the file's `file_len` bytes, then rewinds the reader to the start. Run
 /// before `ndarray_npy`'s header parser, which allocates `HEADER_LEN` bytes (up to 4 GiB for
-/// versions 2 and 3) as the file says.
+/// versions 2 and 3) as the file says and backtracks on deeply nested brackets: headers over
+/// [`MAX_HEADER_LEN`] bytes or nested over 3 deep are refused.
 pub(crate) fn check_prefix<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<(), String> {
     let mut prefix = [0u8; 12];
     let n = r.read(&mut prefix[..8]).map_err(|e| e.to_string())?;
@@ -43,6 +51,32 @@ pub(crate) fn check_prefix<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<(
         return Err(format!(
             "header length {header_len} runs past the end of the file ({file_len} bytes)"
         ));
+    }
+    if header_len > MAX_HEADER_LEN {
+        return Err(format!(
+            "header length {header_len} is over {MAX_HEADER_LEN} bytes (NumPy's own limit)"
+        ));
+    }
+    // The header is a Python literal; ndarray-npy's parser backtracks on deeply nested
+    // brackets (fuzzing found a 330-byte header that took over 10 s). A float matrix's header
+    // nests two deep (`{… (rows, cols) …}`), so anything deeper is refused before parsing.
+    let mut text = vec![0u8; usize::try_from(header_len).unwrap_or(0)];
+    r.read_exact(&mut text).map_err(|_| "truncated header")?;
+    let mut depth = 0usize;
+    for b in &text {
+        match b {
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_HEADER_DEPTH {
+                    return Err(format!(
+                        "header nests brackets deeper than {MAX_HEADER_DEPTH} (not a float \
+                         matrix's header)"
+                    ));
+                }
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
     r.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     Ok(())
@@ -122,6 +156,33 @@ mod tests {
                 .unwrap_err()
                 .contains("version 7")
         );
+    }
+
+    /// Found by the `cli_npy` fuzz target (fuzz/corpus/cli_npy/timeout-nested-brackets): 21
+    /// nested `[` in a 118-byte header kept ndarray-npy's parser busy for over 10 s.
+    #[test]
+    fn deeply_nested_headers_are_refused_before_parsing() {
+        let nested = format!(
+            "{{'descr': '<f4', 'shape': {}1{}, }}",
+            "[".repeat(21),
+            "]".repeat(21)
+        );
+        let bytes = npy_raw(&nested);
+        let got = check_prefix(&mut std::io::Cursor::new(&bytes[..]), bytes.len() as u64);
+        assert!(got.unwrap_err().contains("nests"));
+        let long = npy_raw(&" ".repeat(MAX_HEADER_LEN as usize + 1));
+        let got = check_prefix(&mut std::io::Cursor::new(&long[..]), long.len() as u64);
+        assert!(got.unwrap_err().contains("NumPy's own limit"));
+        // A NumPy header (depth 2) passes.
+        let ok = unhex(NUMPY_2X3);
+        check_prefix(&mut std::io::Cursor::new(&ok[..]), ok.len() as u64).unwrap();
+    }
+
+    fn npy_raw(header: &str) -> Vec<u8> {
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out
     }
 
     /// Bytes of `np.save(f, np.array([[1.5, -2.0, 0.0], [3.25, 1e-7, 65504.0]], dtype='<f4'))`,

@@ -8,8 +8,10 @@
 //!                      [--stop-on-stdin-eof]
 //! ```
 //!
-//! Binds the loopback interface by default. With `--stop-on-stdin-eof` the server shuts down
-//! gracefully when its standard input is closed (or a line `quit` is read).
+//! Binds the loopback interface by default. SIGTERM and SIGINT (Ctrl-C) stop it gracefully:
+//! no new connections, queries in flight answered within the shutdown grace, then exit 0. With
+//! `--stop-on-stdin-eof` it also stops when its standard input is closed (or a line `quit` is
+//! read).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -84,19 +86,40 @@ fn run() -> Result<(), String> {
     let n = cb.len();
     let server = Server::start(Arc::new(cb), config).map_err(|e| e.to_string())?;
     eprintln!("serving {n} cases on {}", server.local_addr());
-    if stop_on_eof {
-        for line in std::io::stdin().lock().lines() {
-            match line {
-                Ok(l) if l.trim() == "quit" => break,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-        server.shutdown();
-        eprintln!("stopped");
-    } else {
-        server.join();
+    let stop = server.shutdown_handle();
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+            .map_err(|e| format!("cannot handle SIGTERM/SIGINT: {e}"))?;
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("cbr-signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    eprintln!("signal {signal}: stopping");
+                    stop.shutdown();
+                }
+            })
+            .map_err(|e| e.to_string())?;
     }
+    if stop_on_eof {
+        std::thread::Builder::new()
+            .name("cbr-stdin".into())
+            .spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    match line {
+                        Ok(l) if l.trim() == "quit" => break,
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                stop.shutdown();
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    server.join();
+    eprintln!("stopped");
     Ok(())
 }
 
