@@ -35,20 +35,20 @@ pub use error::{
 pub use generate::{GeneratorParams, GeneratorValidParams, generate_case_base, generate_catalogue};
 pub use product::{CLASS_NAMES, Catalogue, Issuer, N_CLASSES, Product, RateType};
 pub use protocol::{
-    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Message, Request, Response,
-    RetainRequest, parse_message, parse_request, parse_response,
+    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Message, Request, Response, RetainRequest,
+    parse_message, parse_request, parse_response,
 };
 pub use retrieval::{
     AssetStats, DEFAULT_MAX_NEIGHBOURS, Neighbour, Order, QueryParams, QueryValidParams,
     RankedPortfolio, Recommendation,
 };
 pub use schema::{FeatureKind, FeatureSpec, MAX_MATRIX_CELLS, Schema, SchemaSpec};
+pub use server::{Server, ServerHandle, ServerParams, ServerValidParams, ShutdownHandle};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{CaseStore, STORE_SCHEMA_VERSION, open_store};
-pub use server::{Server, ServerHandle, ServerParams, ServerValidParams, ShutdownHandle};
 
 /// The types most programs need: `use fundalloc_cbr_advisor::prelude::*;`.
 pub mod prelude {

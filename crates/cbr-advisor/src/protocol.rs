@@ -271,8 +271,7 @@ pub enum Message {
 /// input gives a message or an [`ErrorAnswer`] with the first problem found (a Retain whose
 /// JSON does not parse gets `33`).
 pub fn parse_message(msg: &[u8], limits: &Limits) -> Result<Message, ErrorAnswer> {
-    if !(msg.starts_with(RETAIN.as_bytes())
-        && matches!(msg.get(RETAIN.len()), Some(b'\n' | b'\r')))
+    if !(msg.starts_with(RETAIN.as_bytes()) && matches!(msg.get(RETAIN.len()), Some(b'\n' | b'\r')))
     {
         return parse_request(msg, limits).map(Message::Query);
     }

@@ -35,11 +35,11 @@ use fundalloc_core_types::{CancelToken, ParamGuard, check};
 
 use crate::error::{ProtocolProblem, StoreProblem};
 use crate::protocol::{
-    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Message, Request, Response,
-    RetainRequest, parse_message,
+    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Message, Request, Response, RetainRequest,
+    parse_message,
 };
-use crate::store::CaseStore;
 use crate::retrieval::{DEFAULT_MAX_NEIGHBOURS, QueryParams};
+use crate::store::CaseStore;
 use crate::{CaseBase, CbrError, Result};
 
 /// Unchecked server parameters: [`ServerParams::default`] binds `127.0.0.1:7878`,
@@ -1001,9 +1001,9 @@ mod tests {
             .unwrap();
         Arc::new(SharedDebug(Shared {
             config,
-            cases: RwLock::new(Arc::new(crate::generate_case_base(
-                crate::GeneratorParams::new(1, 1, 1),
-            ).unwrap())),
+            cases: RwLock::new(Arc::new(
+                crate::generate_case_base(crate::GeneratorParams::new(1, 1, 1)).unwrap(),
+            )),
             store: None,
             stop: AtomicBool::new(false),
             cancel: CancelToken::new(),

@@ -411,15 +411,139 @@ fn two_writers_on_one_file_get_busy_never_corruption() {
     assert_eq!(a.load().unwrap().len(), 280);
 }
 
+/// A fresh database on the test server, or `None` (with a printed reason) when
+/// `FUNDALLOC_TEST_POSTGRES` is not set.
+#[cfg(feature = "postgres")]
+pub fn pg_database(name: &str) -> Option<String> {
+    let Ok(url) = std::env::var("FUNDALLOC_TEST_POSTGRES") else {
+        println!(
+            "SKIPPED {name}: set FUNDALLOC_TEST_POSTGRES=postgres://user@host:port/db (a server \
+             where the test may create databases; .ci/with-postgres.sh starts one) to run it"
+        );
+        return None;
+    };
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let db = format!("fundalloc_{name}_{}", std::process::id());
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    let base = url.split('?').next().unwrap().rsplit_once('/').unwrap().0;
+    Some(format!("{base}/{db}"))
+}
+
 #[cfg(feature = "postgres")]
 #[test]
 fn postgres_suite() {
-    let Ok(url) = std::env::var("FUNDALLOC_TEST_POSTGRES") else {
-        println!("SKIPPED postgres_suite: set FUNDALLOC_TEST_POSTGRES=postgres://… to run it");
+    let Some(url) = pg_database("suite") else {
         return;
     };
     let mut store = PostgresStore::connect(&url).unwrap();
+    assert_eq!(store.schema_version().unwrap(), STORE_SCHEMA_VERSION);
     suite(&mut store);
     let mut again = open_store(&url).unwrap();
     assert_eq!(again.load().unwrap().len(), 401);
+    // Importing again replaces everything (the feature columns included).
+    let cb = generated(30, 8);
+    again.import(&cb.to_data()).unwrap();
+    same(
+        &json(&again.export().unwrap()),
+        &json(&cb.to_data()),
+        "re-import",
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_bad_databases_are_typed_errors() {
+    let Some(url) = pg_database("bad") else {
+        return;
+    };
+    let damaged = |damage: &str| -> (String, Option<String>, StoreProblem) {
+        let mut store = PostgresStore::connect(&url).unwrap();
+        store.import(&generated(50, 3).to_data()).unwrap();
+        let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        raw.batch_execute(damage).unwrap();
+        let r = PostgresStore::connect(&url).and_then(|mut s| s.load());
+        raw.batch_execute("DELETE FROM schema_migrations WHERE version > 1")
+            .unwrap();
+        store_error(r)
+    };
+    let (t, _, p) = damaged(
+        "ALTER TABLE holdings DROP CONSTRAINT holdings_product_fkey;
+         UPDATE holdings SET product = 'NO-SUCH' WHERE portfolio_seq = 2 AND position = 0",
+    );
+    assert_eq!(t, "holdings");
+    assert!(matches!(p, StoreProblem::DanglingReference { to, .. } if to == "products"));
+    let (t, row, p) =
+        damaged("UPDATE holdings SET share = 'NaN' WHERE portfolio_seq = 3 AND position = 0");
+    assert_eq!(t, "holdings");
+    assert_eq!(row.as_deref(), Some("portfolio_seq=3, position=0"));
+    assert!(matches!(p, StoreProblem::InvalidShare(s) if s.is_nan()));
+    let (t, _, p) =
+        damaged("UPDATE holdings SET share = -1 WHERE portfolio_seq = 3 AND position = 0");
+    assert_eq!(
+        (t.as_str(), p),
+        ("holdings", StoreProblem::InvalidShare(-1.0))
+    );
+    let (t, row, p) = damaged(
+        "ALTER TABLE customers DROP CONSTRAINT customers_id_key;
+         UPDATE customers SET id = 'C0000001' WHERE seq = 3",
+    );
+    assert_eq!(
+        (t.as_str(), row.as_deref()),
+        ("customers", Some("id=C0000001"))
+    );
+    assert_eq!(p, StoreProblem::DuplicateId);
+    let (t, row, p) = damaged("INSERT INTO schema_migrations(version, name) VALUES (7, 'future')");
+    assert_eq!(
+        (t.as_str(), row.as_deref()),
+        ("schema_migrations", Some("version=7"))
+    );
+    assert!(matches!(p, StoreProblem::NewerSchema { found: 7, .. }));
+    let (t, _, p) = damaged("DROP TABLE holdings CASCADE");
+    assert_eq!((t.as_str(), p), ("holdings", StoreProblem::MissingTable));
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_lost_postgres_connection_is_unavailable_then_reconnects() {
+    let Some(url) = pg_database("reconnect") else {
+        return;
+    };
+    let mut store = PostgresStore::connect(&url).unwrap();
+    store.import(&generated(40, 2).to_data()).unwrap();
+    let cb = store.load().unwrap();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    let err = store.retain(&cb, &record(1, cb.catalogue())).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CbrError::Store {
+                problem: StoreProblem::Unavailable(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Reconnects with backoff: within a few attempts the Retain lands, exactly once.
+    let t0 = std::time::Instant::now();
+    loop {
+        match store.retain(&cb, &record(1, cb.catalogue())) {
+            Ok(()) => break,
+            Err(CbrError::Store {
+                problem: StoreProblem::Unavailable(_),
+                ..
+            }) if t0.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(store.load().unwrap().len(), 41);
 }

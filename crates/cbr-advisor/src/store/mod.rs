@@ -224,8 +224,10 @@ pub(crate) fn schema_rows(schema: &Schema) -> SchemaRows {
             }
         }
     }
-    r.meta
-        .push(("portfolio_weight".into(), schema.portfolio_weight().to_string()));
+    r.meta.push((
+        "portfolio_weight".into(),
+        schema.portfolio_weight().to_string(),
+    ));
     if let Some(a) = &schema.spec().adequacy_feature {
         r.meta.push(("adequacy_feature".into(), a.clone()));
     }
@@ -265,8 +267,8 @@ pub(crate) fn schema_from_rows(rows: SchemaRows) -> Result<Schema> {
                 format!("positions must be 0..n, expected {k}"),
             ));
         }
-        let weight = u8::try_from(weight)
-            .map_err(|_| bad("features", row(), format!("weight {weight}")))?;
+        let weight =
+            u8::try_from(weight).map_err(|_| bad("features", row(), format!("weight {weight}")))?;
         let kind = match kind.as_str() {
             "linear" => FeatureKind::Linear,
             "nominal" => {
@@ -396,9 +398,11 @@ pub(crate) fn catalogue_from_rows(rows: Vec<ProductRow>) -> Result<Catalogue> {
         });
     }
     Catalogue::new(products).map_err(|e| match e {
-        CbrError::DuplicateId { id, .. } => {
-            store_err("products", Some(format!("code={id}")), StoreProblem::DuplicateId)
-        }
+        CbrError::DuplicateId { id, .. } => store_err(
+            "products",
+            Some(format!("code={id}")),
+            StoreProblem::DuplicateId,
+        ),
         e => e,
     })
 }

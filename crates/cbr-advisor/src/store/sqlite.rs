@@ -216,7 +216,9 @@ impl SqliteStore {
             .and_then(Iterator::collect)
             .map_err(e("meta"))?;
         let mut st = c
-            .prepare("SELECT position, name, kind, weight, has_matrix FROM features ORDER BY position")
+            .prepare(
+                "SELECT position, name, kind, weight, has_matrix FROM features ORDER BY position",
+            )
             .map_err(e("features"))?;
         rows.features = st
             .query_map([], |r| {
@@ -476,8 +478,11 @@ impl CaseStore for SqliteStore {
         .map_err(e("customers"))?;
         let rows = schema_rows(schema);
         for (k, v) in &rows.meta {
-            tx.execute("INSERT INTO meta(key, value) VALUES (?1, ?2)", params![k, v])
-                .map_err(e("meta"))?;
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .map_err(e("meta"))?;
         }
         for (p, name, kind, w, m) in &rows.features {
             tx.execute(
