@@ -21,7 +21,7 @@ pub fn record(i: usize, cat: &Catalogue) -> CustomerRecord {
         .num("age", 20.0 + (i % 60) as f64)
         .num("available_capital", 1000.0 + 17.5 * i as f64)
         .num("adequacy", 1.0 + (i % 5) as f64)
-        .cat("sex", if i % 2 == 0 { "F" } else { "M" })
+        .cat("sex", if i.is_multiple_of(2) { "F" } else { "M" })
         .cat("employment", "employee");
     for pf in 0..3 {
         let ids: Vec<String> = (0..4).map(|k| p(pf * 4 + k)).collect();

@@ -27,7 +27,7 @@ fn record(i: usize, cat: &Catalogue) -> CustomerRecord {
         .num("age", 20.0 + (i % 60) as f64)
         .num("available_capital", 1000.0 + 17.5 * i as f64)
         .num("adequacy", 1.0 + (i % 5) as f64)
-        .cat("sex", if i % 2 == 0 { "F" } else { "M" });
+        .cat("sex", if i.is_multiple_of(2) { "F" } else { "M" });
     for pf in 0..3 {
         let ids: Vec<String> = (0..4).map(|k| p(pf * 4 + k)).collect();
         let hs: Vec<(&str, f64)> = ids
@@ -175,7 +175,9 @@ fn queries_are_served_during_a_retain() {
     assert!(took >= Duration::from_millis(1500));
 }
 
-/// Starts the server binary on `db` and returns it with its address and case count.
+/// Starts the server binary on `db` and returns it with its address and case count (the
+/// caller kills and waits for it).
+#[allow(clippy::zombie_processes)]
 fn spawn_server(db: &std::path::Path) -> (std::process::Child, SocketAddr, usize) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fundalloc-cbr-server"))
         .args(["--db", db.to_str().unwrap(), "--bind", "127.0.0.1:0"])

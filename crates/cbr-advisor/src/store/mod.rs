@@ -20,6 +20,11 @@
 //!
 //! Every bad row (a NaN or negative share, a dangling product, a duplicate id, an unknown
 //! category code…) is a [`CbrError::Store`] naming the table and the row.
+// Built without any backend (the facade's default), only the trait and `open_store` are used.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_imports)
+)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

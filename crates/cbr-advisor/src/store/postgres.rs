@@ -34,7 +34,7 @@ use crate::{CaseBase, CaseBaseData, CbrError, CustomerRecord, Result};
 const BATCH: i32 = 20_000;
 
 /// An arbitrary constant for the migration lock (`pg_advisory_xact_lock`).
-const MIGRATION_LOCK: i64 = 0x6675_6e64_6362_72;
+const MIGRATION_LOCK: i64 = 0x0066_756e_6463_6272;
 
 const MIGRATIONS: &[(u32, &str, &str)] = &[(
     1,
@@ -262,7 +262,8 @@ impl PostgresStore {
                 &[],
             )
             .map_err(e)?
-            .get(0);
+            .try_get(0)
+            .map_err(e)?;
         let found = u32::try_from(found).unwrap_or(u32::MAX);
         if found > STORE_SCHEMA_VERSION {
             return Err(newer(found));
@@ -284,7 +285,8 @@ fn version(c: &mut Client) -> Result<u32> {
     let exists: bool = c
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .map_err(e)?
-        .get(0);
+        .try_get(0)
+        .map_err(e)?;
     if !exists {
         return Ok(0);
     }
@@ -294,7 +296,8 @@ fn version(c: &mut Client) -> Result<u32> {
             &[],
         )
         .map_err(e)?
-        .get(0);
+        .try_get(0)
+        .map_err(e)?;
     Ok(u32::try_from(v).unwrap_or(u32::MAX))
 }
 
@@ -309,53 +312,72 @@ fn newer(found: u32) -> CbrError {
     )
 }
 
+/// Runs `sql` and decodes every row with `f` (a column of the wrong type is an
+/// `InvalidValue` naming the table, never a panic).
+fn rows_of<T>(
+    tx: &mut Transaction<'_>,
+    table: &'static str,
+    sql: &str,
+    f: impl Fn(&Row) -> std::result::Result<T, postgres::Error>,
+) -> Result<Vec<T>> {
+    tx.query(sql, &[])
+        .map_err(|e| pg_err(table, None, &e))?
+        .iter()
+        .map(|r| {
+            f(r).map_err(|e| store_err(table, None, StoreProblem::InvalidValue(e.to_string())))
+        })
+        .collect()
+}
+
 fn schema_and_catalogue(tx: &mut Transaction<'_>) -> Result<(Schema, Catalogue)> {
-    let e = |t: &'static str| move |e: postgres::Error| pg_err(t, None, &e);
-    let mut rows = SchemaRows::default();
-    rows.meta = tx
-        .query("SELECT key, value FROM meta", &[])
-        .map_err(e("meta"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    rows.features = tx
-        .query(
+    let rows = SchemaRows {
+        meta: rows_of(tx, "meta", "SELECT key, value FROM meta", |r| {
+            Ok((r.try_get(0)?, r.try_get(1)?))
+        })?,
+        features: rows_of(
+            tx,
+            "features",
             "SELECT position, name, kind, weight, has_matrix FROM features ORDER BY position",
-            &[],
-        )
-        .map_err(e("features"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-        .collect();
-    rows.categories = tx
-        .query(
+            |r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ))
+            },
+        )?,
+        categories: rows_of(
+            tx,
+            "categories",
             "SELECT feature, code, name FROM categories ORDER BY feature, code",
-            &[],
-        )
-        .map_err(e("categories"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    rows.distances = tx
-        .query(
+            |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+        )?,
+        distances: rows_of(
+            tx,
+            "distances",
             "SELECT feature, row_code, col_code, value FROM distances",
-            &[],
-        )
-        .map_err(e("distances"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
+            |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)),
+        )?,
+    };
     let schema = schema_from_rows(rows)?;
-    let products: Vec<ProductRow> = tx
-        .query(
-            "SELECT position, code, asset_class, risk_level, issuer, rate FROM products
-             ORDER BY position",
-            &[],
-        )
-        .map_err(e("products"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
-        .collect();
+    let products: Vec<ProductRow> = rows_of(
+        tx,
+        "products",
+        "SELECT position, code, asset_class, risk_level, issuer, rate FROM products
+         ORDER BY position",
+        |r| {
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
+                r.try_get(5)?,
+            ))
+        },
+    )?;
     Ok((schema, catalogue_from_rows(products)?))
 }
 
@@ -534,8 +556,8 @@ fn insert_case(tx: &mut Transaction<'_>, n_features: usize, case: &CaseRows<'_>)
     }
     let cseq: i64 = tx
         .query_one(&st, &params)
-        .map_err(|e| pg_err("customers", row(), &e))?
-        .get(0);
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| pg_err("customers", row(), &e))?;
     for (p, cl) in &case.portfolios {
         let prow = || Some(format!("customer={}, id={}", case.id, p.id));
         let pseq: i64 = tx
@@ -553,8 +575,8 @@ fn insert_case(tx: &mut Transaction<'_>, n_features: usize, case: &CaseRows<'_>)
                     &cl[5],
                 ],
             )
-            .map_err(|e| pg_err("portfolios", prow(), &e))?
-            .get(0);
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| pg_err("portfolios", prow(), &e))?;
         for (k, h) in p.holdings.iter().enumerate() {
             tx.execute(
                 "INSERT INTO holdings(portfolio_seq, position, product, share)
@@ -623,8 +645,9 @@ impl PostgresStore {
             )
             .map_err(e("customers"))?
             .iter()
-            .map(|r| r.get(0))
-            .collect();
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(e("customers"))?;
         let schema = &data.schema;
         let mut ddl: Vec<String> = old
             .iter()
