@@ -335,3 +335,60 @@ fn a_lost_postgres_connection_answers_51_then_recovers() {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .unwrap();
 }
+
+#[test]
+fn two_servers_on_one_sqlite_file_both_write_and_nothing_is_corrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("two.sqlite");
+    let (base, store) = sqlite_store(&db, 150);
+    drop(store);
+    let cat = base.catalogue().clone();
+    let (mut a, addr_a, _) = spawn_server(&db);
+    let (mut b, addr_b, _) = spawn_server(&db);
+    let acked = std::thread::scope(|s| {
+        let hs: Vec<_> = [(addr_a, 0usize), (addr_b, 1)]
+            .into_iter()
+            .map(|(addr, w)| {
+                let cat = &cat;
+                s.spawn(move || {
+                    let mut c = Client::connect(addr, T).unwrap();
+                    let mut ok = Vec::new();
+                    for k in 0..25 {
+                        let i = 500_000 + w * 1000 + k;
+                        let r = c.retain(&RetainRequest::new("R", record(i, cat))).unwrap();
+                        match code(&r) {
+                            None => ok.push(i),
+                            // Locked past the busy timeout: typed, nothing stored.
+                            Some(ErrorCode::StoreUnavailable) => {}
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for child in [&mut a, &mut b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(
+        acked.len() >= 25,
+        "only {} Retains acknowledged",
+        acked.len()
+    );
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    let ok: String = raw
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let mut store = SqliteStore::open(&db).unwrap();
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.len(), 150 + acked.len());
+    for i in acked {
+        assert!(loaded.index_of(&format!("R{i:06}").into()).is_some());
+    }
+}
