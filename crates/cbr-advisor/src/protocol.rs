@@ -778,11 +778,62 @@ mod tests {
         assert!(parse_response("Z1\nQ\n.\n").is_err());
     }
 
+    #[test]
+    fn retains_round_trip_and_malformed_ones_have_their_codes() {
+        let rec = CustomerRecord::new("C9\nx")
+            .num("age", 0.1 + 0.2)
+            .cat("sex", "F")
+            .portfolio("p;1", &[("P0001", 1e-300), ("P0002", 0.5)]);
+        let r = RetainRequest::new("R7", rec);
+        let wire = r.encode().unwrap();
+        assert_eq!(wire.lines().count(), 4, "the record is one line: {wire}");
+        let l = Limits::default();
+        assert_eq!(
+            parse_message(wire.as_bytes(), &l),
+            Ok(Message::Retain(r.clone()))
+        );
+        assert_eq!(
+            parse_message(wire.replace('\n', "\r\n").as_bytes(), &l),
+            Ok(Message::Retain(r))
+        );
+        let code = |m: &str| parse_message(m.as_bytes(), &l).unwrap_err().code;
+        assert_eq!(code("02\nR\n{\"id\":1}\n.\n"), ErrorCode::InvalidCase);
+        assert_eq!(code("02\nR\n.\n"), ErrorCode::BadStructure);
+        assert_eq!(code("02\n\n{}\n.\n"), ErrorCode::BadQueryCode);
+        assert_eq!(code("02\nR\n{}\n"), ErrorCode::BadStructure);
+        // Queries still parse through parse_message; parse_request refuses a Retain.
+        assert!(matches!(
+            parse_message(req().encode().as_bytes(), &l),
+            Ok(Message::Query(_))
+        ));
+        assert_eq!(
+            parse_request(b"02\nR\n{}\n.\n", &l).unwrap_err().code,
+            ErrorCode::BadCommand
+        );
+    }
+
     proptest! {
         #[test]
         fn parser_never_panics_and_errors_are_well_formed(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             match parse_request(&bytes, &Limits::default()) {
                 Ok(r) => prop_assert_eq!(parse_request(r.encode().as_bytes(), &Limits::default()), Ok(r)),
+                Err(e) => {
+                    let parsed = parse_response(&Response::Error(e.clone()).encode());
+                    prop_assert!(matches!(parsed, Ok(Response::Error(x)) if x.code == e.code));
+                }
+            }
+        }
+
+        #[test]
+        fn message_parser_never_panics_on_retains(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut bytes = b"02\n".to_vec();
+            bytes.extend(tail);
+            match parse_message(&bytes, &Limits::default()) {
+                Ok(Message::Retain(r)) => prop_assert_eq!(
+                    parse_message(r.encode().unwrap().as_bytes(), &Limits::default()),
+                    Ok(Message::Retain(r))
+                ),
+                Ok(Message::Query(_)) => prop_assert!(false, "a 02 message parsed as a query"),
                 Err(e) => {
                     let parsed = parse_response(&Response::Error(e.clone()).encode());
                     prop_assert!(matches!(parsed, Ok(Response::Error(x)) if x.code == e.code));
