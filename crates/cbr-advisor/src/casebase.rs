@@ -148,6 +148,15 @@ pub(crate) struct EncodedPortfolio {
     pub(crate) norm: f64,
 }
 
+/// A validated, encoded case not yet stored ([`CaseBase::prepare_case`]).
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedCase {
+    id: CustomerId,
+    lin: Vec<f64>,
+    nom: Vec<u16>,
+    pfs: Vec<EncodedPortfolio>,
+}
+
 /// A read-only view of a stored portfolio.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PortfolioView<'a> {
@@ -501,6 +510,35 @@ impl CaseBase {
             });
         }
         let (lin, nom, pfs) = self.encode(&record)?;
+        self.add_encoded(record.id, lin, nom, pfs)
+    }
+
+    /// Validates `record` as [`CaseBase::add`] would (unique id, schema, catalogue, finite
+    /// ranges) without storing it: [`CaseBase::push_prepared`] then stores it (the server
+    /// writes the case to its store in between).
+    pub(crate) fn prepare_case(&self, record: &CustomerRecord) -> Result<PreparedCase> {
+        if self.index.contains_key(&record.id) {
+            return Err(CbrError::DuplicateId {
+                what: IdKind::Customer,
+                id: record.id.to_string(),
+            });
+        }
+        let (lin, nom, pfs) = self.encode(record)?;
+        self.check_ranges(&record.id, &lin)?;
+        Ok(PreparedCase {
+            id: record.id.clone(),
+            lin,
+            nom,
+            pfs,
+        })
+    }
+
+    /// Stores a case made by [`CaseBase::prepare_case`] on this case base (re-checked).
+    pub(crate) fn push_prepared(&mut self, p: PreparedCase) -> Result<u32> {
+        self.add_encoded(p.id, p.lin, p.nom, p.pfs)
+    }
+
+    fn check_ranges(&self, id: &CustomerId, lin: &[f64]) -> Result<()> {
         for (c, &x) in lin.iter().enumerate() {
             let (lo, hi) = (self.lo[c].min(x), self.hi[c].max(x));
             if !x.is_nan() && !(hi - lo).is_finite() {
@@ -512,13 +550,31 @@ impl CaseBase {
                     .find(|(_, col)| matches!(col, Column::Linear(k) if *k == c))
                     .map_or_else(String::new, |(f, _)| f.name.clone());
                 return Err(CbrError::RangeOverflow {
-                    customer: record.id,
+                    customer: id.clone(),
                     feature,
                     value: x,
                 });
             }
         }
-        self.push_encoded(record.id, lin, nom, pfs)
+        Ok(())
+    }
+
+    /// Validates (unique id, finite range) and stores an encoded case.
+    pub(crate) fn add_encoded(
+        &mut self,
+        id: CustomerId,
+        lin: Vec<f64>,
+        nom: Vec<u16>,
+        pfs: Vec<EncodedPortfolio>,
+    ) -> Result<u32> {
+        if self.index.contains_key(&id) {
+            return Err(CbrError::DuplicateId {
+                what: IdKind::Customer,
+                id: id.to_string(),
+            });
+        }
+        self.check_ranges(&id, &lin)?;
+        self.push_encoded(id, lin, nom, pfs)
     }
 
     /// Encodes a record against the schema and catalogue.
@@ -614,15 +670,27 @@ impl CaseBase {
                 *by_asset.entry(a).or_insert(0.0) += h.share;
             }
         }
+        self.normalise_portfolio(p.id.to_string(), by_asset)
+            .ok_or_else(|| CbrError::EmptyPortfolio {
+                portfolio: p.id.clone(),
+            })
+    }
+
+    /// Normalises summed positive shares by asset into a stored portfolio (`None` when the
+    /// shares are all zero or their sum overflows). Every path that stores a portfolio from
+    /// given shares (records, the case store) goes through here, so they agree to the bit.
+    pub(crate) fn normalise_portfolio(
+        &self,
+        id: String,
+        by_asset: BTreeMap<u32, f64>,
+    ) -> Option<EncodedPortfolio> {
         let total: f64 = by_asset.values().sum();
         if by_asset.is_empty() || total <= 0.0 || !total.is_finite() {
-            return Err(CbrError::EmptyPortfolio {
-                portfolio: p.id.clone(),
-            });
+            return None;
         }
         let assets: Vec<u32> = by_asset.keys().copied().collect();
         let shares: Vec<f64> = by_asset.values().map(|s| s / total).collect();
-        Ok(self.portfolio_from_parts(p.id.to_string(), assets, shares))
+        Some(self.portfolio_from_parts(id, assets, shares))
     }
 
     /// Builds an encoded portfolio from sorted asset indices and shares summing to 1.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use fundalloc_core_types::check;
 
 use crate::error::ProtocolProblem;
-use crate::protocol::{Request, Response, parse_response};
+use crate::protocol::{Request, Response, RetainRequest, parse_response};
 use crate::{CbrError, Result};
 
 /// Largest response the client accepts (16 MiB).
@@ -77,16 +77,31 @@ impl Client {
     /// [`ProtocolProblem::Unusable`] and the errors of [`Client::read_response`].
     pub fn query(&mut self, request: &Request) -> Result<Response> {
         let response = self.send_raw(request.encode().as_bytes())?;
+        self.check_query_code(response, &request.query_code)
+    }
+
+    /// Sends a Retain (`02`) and waits for its acknowledgement (an answer without asset
+    /// lines) or error answer (`33` rejected case, `34` no case store, `51` store
+    /// unavailable: retry), checking the query code as [`Client::query`] does.
+    ///
+    /// # Errors
+    /// As [`Client::query`]; [`CbrError::Io`] when the record cannot be serialised.
+    pub fn retain(&mut self, request: &RetainRequest) -> Result<Response> {
+        let response = self.send_raw(request.encode()?.as_bytes())?;
+        self.check_query_code(response, &request.query_code)
+    }
+
+    fn check_query_code(&mut self, response: Response, sent: &str) -> Result<Response> {
         let received = match &response {
             Response::Answer(a) => Some(&a.query_code),
             Response::Error(e) => e.query_code.as_ref(),
         };
         match received {
-            Some(q) if *q != request.query_code => {
+            Some(q) if *q != sent => {
                 let received = Some(q.clone());
                 self.close();
                 Err(CbrError::Protocol(ProtocolProblem::WrongQueryCode {
-                    sent: request.query_code.clone(),
+                    sent: sent.to_owned(),
                     received,
                 }))
             }

@@ -180,6 +180,17 @@ pub enum CbrError {
     /// cannot be served on the wire.
     #[error("protocol error: {0}")]
     Protocol(ProtocolProblem),
+    /// The case store (database) refused, lost or holds bad data: which table, which row
+    /// (its key, when known) and what.
+    #[error("case store, table `{table}`{}: {problem}", row.as_ref().map_or_else(String::new, |r| format!(", row {r}")))]
+    Store {
+        /// The table concerned (`schema_migrations` for version problems).
+        table: String,
+        /// The row's key (`seq=17`, a customer id…), when known.
+        row: Option<String>,
+        /// What is wrong.
+        problem: StoreProblem,
+    },
     /// An I/O error.
     #[error("I/O error: {0}")]
     Io(#[source] std::io::Error),
@@ -431,6 +442,69 @@ impl fmt::Display for ResponseProblem {
             Self::BadAnswerLine(l) => write!(f, "malformed answer line `{l}`"),
             Self::BadErrorLine => f.write_str("an error answer has one `code;message` line"),
             Self::UnknownErrorCode(c) => write!(f, "unknown error code `{c}`"),
+        }
+    }
+}
+
+/// What went wrong in the case store ([`CbrError::Store`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StoreProblem {
+    /// The file is not a database or the database is damaged (the backend's message).
+    Corrupt(String),
+    /// A table the code needs does not exist.
+    MissingTable,
+    /// The database was written by a newer version of this crate: it is not touched.
+    NewerSchema {
+        /// The database's schema version.
+        found: u32,
+        /// The newest version this code knows.
+        supported: u32,
+    },
+    /// The database holds no case base yet (import one first).
+    NoCaseBase,
+    /// A key that must be unique appears twice.
+    DuplicateId,
+    /// A holding share that is NaN, infinite or negative.
+    InvalidShare(f64),
+    /// A row refers to a row of another table that does not exist.
+    DanglingReference {
+        /// The table referred to.
+        to: String,
+        /// The missing key.
+        key: String,
+    },
+    /// A value that is not valid for its column (a non-finite feature, an unknown category
+    /// code, a bad kind or weight…).
+    InvalidValue(String),
+    /// The database stayed locked by another writer past the busy timeout; retry.
+    Busy,
+    /// The database server cannot be reached (connection lost or refused); the store
+    /// reconnects with backoff, retry.
+    Unavailable(String),
+    /// Any other error of the database (the backend's message).
+    Backend(String),
+}
+
+impl fmt::Display for StoreProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Corrupt(m) => write!(f, "corrupt database: {m}"),
+            Self::MissingTable => f.write_str("table missing"),
+            Self::NewerSchema { found, supported } => write!(
+                f,
+                "database schema version {found} is newer than this code's {supported}"
+            ),
+            Self::NoCaseBase => f.write_str("no case base stored (import one first)"),
+            Self::DuplicateId => f.write_str("duplicate key"),
+            Self::InvalidShare(s) => write!(f, "share {s} is not finite and >= 0"),
+            Self::DanglingReference { to, key } => {
+                write!(f, "refers to `{key}`, which is not in table `{to}`")
+            }
+            Self::InvalidValue(m) => write!(f, "invalid value: {m}"),
+            Self::Busy => f.write_str("database locked by another writer (busy timeout)"),
+            Self::Unavailable(m) => write!(f, "database unavailable: {m}"),
+            Self::Backend(m) => write!(f, "database error: {m}"),
         }
     }
 }

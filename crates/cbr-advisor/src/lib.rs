@@ -16,6 +16,7 @@ mod protocol;
 mod retrieval;
 mod schema;
 mod server;
+mod store;
 
 pub use assignment::{Assignment, brute_force_assignment, solve_assignment};
 pub use casebase::{
@@ -29,13 +30,13 @@ pub use distance::{
 };
 pub use error::{
     CbrError, IdKind, Input, MatrixProblem, ParseProblem, ProtocolProblem, ResponseProblem, Result,
-    SchemaProblem, ValueKind,
+    SchemaProblem, StoreProblem, ValueKind,
 };
 pub use generate::{GeneratorParams, GeneratorValidParams, generate_case_base, generate_catalogue};
 pub use product::{CLASS_NAMES, Catalogue, Issuer, N_CLASSES, Product, RateType};
 pub use protocol::{
-    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Request, Response, parse_request,
-    parse_response,
+    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Message, Request, Response, RetainRequest,
+    parse_message, parse_request, parse_response,
 };
 pub use retrieval::{
     AssetStats, DEFAULT_MAX_NEIGHBOURS, Neighbour, Order, QueryParams, QueryValidParams,
@@ -43,6 +44,11 @@ pub use retrieval::{
 };
 pub use schema::{FeatureKind, FeatureSpec, MAX_MATRIX_CELLS, Schema, SchemaSpec};
 pub use server::{Server, ServerHandle, ServerParams, ServerValidParams, ShutdownHandle};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use store::{CaseStore, STORE_SCHEMA_VERSION, open_store};
 
 /// The types most programs need: `use fundalloc_cbr_advisor::prelude::*;`.
 pub mod prelude {

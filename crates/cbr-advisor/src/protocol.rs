@@ -22,16 +22,24 @@
 //! (numbers in Rust's shortest round-trip form, `NULL` for a statistic that is not computed),
 //! `.`.
 //!
+//! **Retain** (client → server; an addition to the paper's protocol, see
+//! `docs/cbr-advisor.md`): `02`, the query code, the solved case as one line of JSON (a
+//! [`CustomerRecord`]), `.`. It is acknowledged by an answer `A1`, the query code, `.` (no
+//! asset lines) once the case is committed to the case store and indexed.
+//!
 //! **Error answer**: `E1`, the query code (or `NULL` when it could not be read), one line
 //! `code;message`, `.`. The codes are the [`ErrorCode`] values.
 
 use fundalloc_core_types::CustomerId;
 
+use crate::CustomerRecord;
 use crate::error::ResponseProblem;
 use crate::retrieval::{AssetStats, Order};
 
 /// Command code of a request.
 pub(crate) const REQUEST: &str = "01";
+/// Command code of a Retain request.
+pub(crate) const RETAIN: &str = "02";
 /// Command code of an answer.
 pub(crate) const ANSWER: &str = "A1";
 /// Command code of an error answer.
@@ -79,6 +87,11 @@ pub enum ErrorCode {
     MissingAdequacy,
     /// 32: the query was rejected by the recommender.
     InvalidQuery,
+    /// 33: a retained case is malformed (not one line of JSON) or rejected (duplicate id,
+    /// unknown feature, category or product, a share NaN or negative…); nothing was stored.
+    InvalidCase,
+    /// 34: this server has no case store, so it cannot retain cases.
+    RetainUnavailable,
     /// 40: the query ran past its deadline.
     DeadlineExceeded,
     /// 41: the query queue is full; retry later.
@@ -89,11 +102,15 @@ pub enum ErrorCode {
     ShuttingDown,
     /// 50: an unexpected failure while computing the query.
     Internal,
+    /// 51: the case store cannot be written now (database connection lost and being
+    /// re-established with backoff, or locked by another writer past the busy timeout);
+    /// nothing was stored, retry later.
+    StoreUnavailable,
 }
 
 impl ErrorCode {
     /// All codes.
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::BadCommand,
         Self::BadQueryCode,
         Self::NoCustomers,
@@ -111,11 +128,14 @@ impl ErrorCode {
         Self::UnknownCustomer,
         Self::MissingAdequacy,
         Self::InvalidQuery,
+        Self::InvalidCase,
+        Self::RetainUnavailable,
         Self::DeadlineExceeded,
         Self::Busy,
         Self::TooManyConnections,
         Self::ShuttingDown,
         Self::Internal,
+        Self::StoreUnavailable,
     ];
 
     /// The numeric code on the wire.
@@ -138,11 +158,14 @@ impl ErrorCode {
             Self::UnknownCustomer => 30,
             Self::MissingAdequacy => 31,
             Self::InvalidQuery => 32,
+            Self::InvalidCase => 33,
+            Self::RetainUnavailable => 34,
             Self::DeadlineExceeded => 40,
             Self::Busy => 41,
             Self::TooManyConnections => 42,
             Self::ShuttingDown => 43,
             Self::Internal => 50,
+            Self::StoreUnavailable => 51,
         }
     }
 
@@ -201,6 +224,90 @@ impl Request {
             self.k
         ));
         s
+    }
+}
+
+/// A Retain request: store a solved case (the 4th R of the CBR cycle) in the case base and
+/// its case store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetainRequest {
+    /// The query code echoed in the answer.
+    pub query_code: String,
+    /// The case to retain.
+    pub record: CustomerRecord,
+}
+
+impl RetainRequest {
+    /// A Retain request.
+    pub fn new(query_code: impl Into<String>, record: CustomerRecord) -> Self {
+        Self {
+            query_code: query_code.into(),
+            record,
+        }
+    }
+
+    /// The wire form: `02`, the query code, the record as one line of JSON, `.`.
+    ///
+    /// # Errors
+    /// [`CbrError::Io`](crate::CbrError::Io) when the record cannot be serialised.
+    pub fn encode(&self) -> crate::Result<String> {
+        let json = serde_json::to_string(&self.record)
+            .map_err(|e| crate::CbrError::Io(std::io::Error::other(e)))?;
+        Ok(format!("{RETAIN}\n{}\n{json}\n{END}\n", self.query_code))
+    }
+}
+
+/// A parsed message: a query or a Retain.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Message {
+    /// A recommendation query (`01`).
+    Query(Request),
+    /// A Retain (`02`).
+    Retain(RetainRequest),
+}
+
+/// Parses a complete message of either kind (ending with the `.` line). Never panics: any
+/// input gives a message or an [`ErrorAnswer`] with the first problem found (a Retain whose
+/// JSON does not parse gets `33`).
+pub fn parse_message(msg: &[u8], limits: &Limits) -> Result<Message, ErrorAnswer> {
+    if !(msg.starts_with(RETAIN.as_bytes()) && matches!(msg.get(RETAIN.len()), Some(b'\n' | b'\r')))
+    {
+        return parse_request(msg, limits).map(Message::Query);
+    }
+    let Ok(text) = std::str::from_utf8(msg) else {
+        return Err(ErrorAnswer::new(
+            None,
+            ErrorCode::BadEncoding,
+            "message is not UTF-8",
+        ));
+    };
+    let ls = lines(text);
+    let Some(q) = ls.get(1).copied().filter(|q| valid_query_code(q)) else {
+        return Err(ErrorAnswer::new(
+            None,
+            ErrorCode::BadQueryCode,
+            "query code must be 1-64 printable ASCII characters without ';'",
+        ));
+    };
+    let qc = || Some(q.to_owned());
+    if ls.len() != 4 || ls[3] != END {
+        return Err(ErrorAnswer::new(
+            qc(),
+            ErrorCode::BadStructure,
+            "a Retain is 02, the query code, one line of JSON and '.'",
+        ));
+    }
+    match serde_json::from_str::<CustomerRecord>(ls[2]) {
+        Ok(record) => Ok(Message::Retain(RetainRequest {
+            query_code: q.to_owned(),
+            record,
+        })),
+        Err(e) => Err(ErrorAnswer::new(
+            qc(),
+            ErrorCode::InvalidCase,
+            format!("case record: {e}"),
+        )),
     }
 }
 
@@ -671,11 +778,62 @@ mod tests {
         assert!(parse_response("Z1\nQ\n.\n").is_err());
     }
 
+    #[test]
+    fn retains_round_trip_and_malformed_ones_have_their_codes() {
+        let rec = CustomerRecord::new("C9\nx")
+            .num("age", 0.1 + 0.2)
+            .cat("sex", "F")
+            .portfolio("p;1", &[("P0001", 1e-300), ("P0002", 0.5)]);
+        let r = RetainRequest::new("R7", rec);
+        let wire = r.encode().unwrap();
+        assert_eq!(wire.lines().count(), 4, "the record is one line: {wire}");
+        let l = Limits::default();
+        assert_eq!(
+            parse_message(wire.as_bytes(), &l),
+            Ok(Message::Retain(r.clone()))
+        );
+        assert_eq!(
+            parse_message(wire.replace('\n', "\r\n").as_bytes(), &l),
+            Ok(Message::Retain(r))
+        );
+        let code = |m: &str| parse_message(m.as_bytes(), &l).unwrap_err().code;
+        assert_eq!(code("02\nR\n{\"id\":1}\n.\n"), ErrorCode::InvalidCase);
+        assert_eq!(code("02\nR\n.\n"), ErrorCode::BadStructure);
+        assert_eq!(code("02\n\n{}\n.\n"), ErrorCode::BadQueryCode);
+        assert_eq!(code("02\nR\n{}\n"), ErrorCode::BadStructure);
+        // Queries still parse through parse_message; parse_request refuses a Retain.
+        assert!(matches!(
+            parse_message(req().encode().as_bytes(), &l),
+            Ok(Message::Query(_))
+        ));
+        assert_eq!(
+            parse_request(b"02\nR\n{}\n.\n", &l).unwrap_err().code,
+            ErrorCode::BadCommand
+        );
+    }
+
     proptest! {
         #[test]
         fn parser_never_panics_and_errors_are_well_formed(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             match parse_request(&bytes, &Limits::default()) {
                 Ok(r) => prop_assert_eq!(parse_request(r.encode().as_bytes(), &Limits::default()), Ok(r)),
+                Err(e) => {
+                    let parsed = parse_response(&Response::Error(e.clone()).encode());
+                    prop_assert!(matches!(parsed, Ok(Response::Error(x)) if x.code == e.code));
+                }
+            }
+        }
+
+        #[test]
+        fn message_parser_never_panics_on_retains(tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut bytes = b"02\n".to_vec();
+            bytes.extend(tail);
+            match parse_message(&bytes, &Limits::default()) {
+                Ok(Message::Retain(r)) => prop_assert_eq!(
+                    parse_message(r.encode().unwrap().as_bytes(), &Limits::default()),
+                    Ok(Message::Retain(r))
+                ),
+                Ok(Message::Query(_)) => prop_assert!(false, "a 02 message parsed as a query"),
                 Err(e) => {
                     let parsed = parse_response(&Response::Error(e.clone()).encode());
                     prop_assert!(matches!(parsed, Ok(Response::Error(x)) if x.code == e.code));

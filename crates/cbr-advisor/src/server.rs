@@ -27,17 +27,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{
     Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use fundalloc_core_types::{CancelToken, ParamGuard, check};
 
-use crate::error::ProtocolProblem;
+use crate::error::{ProtocolProblem, StoreProblem};
 use crate::protocol::{
-    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Request, Response, parse_request,
+    Answer, AnswerItem, ErrorAnswer, ErrorCode, Limits, Message, Request, Response, RetainRequest,
+    parse_message,
 };
 use crate::retrieval::{DEFAULT_MAX_NEIGHBOURS, QueryParams};
+use crate::store::CaseStore;
 use crate::{CaseBase, CbrError, Result};
 
 /// Unchecked server parameters: [`ServerParams::default`] binds `127.0.0.1:7878`,
@@ -225,6 +227,11 @@ struct Connections {
 
 struct Shared {
     config: ServerValidParams,
+    /// The query index. Queries hold a read guard while they run; a Retain takes the write
+    /// guard only to append the committed case.
+    cases: RwLock<Arc<CaseBase>>,
+    /// The durable layer (`None`: Retain is refused with `34`). Its mutex serialises Retains.
+    store: Option<Mutex<Box<dyn CaseStore>>>,
     stop: AtomicBool,
     /// Cancelled after the shutdown grace: every query in flight or queued stops.
     cancel: CancelToken,
@@ -270,6 +277,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl ShutdownHandle {
     /// Asks the server to stop: no new connections, idle connections closed, queries in
     /// flight get the shutdown grace to finish and be answered.
@@ -311,6 +326,29 @@ impl Server {
         cb: Arc<CaseBase>,
         params: impl ParamGuard<Checked = ServerValidParams, Error = CbrError>,
     ) -> Result<ServerHandle> {
+        Self::start_inner(cb, None, params)
+    }
+
+    /// Like [`Server::start`], with a case store: Retain requests (`02`) are written through
+    /// to `store` in one transaction, and the case is added to the in-memory index only after
+    /// the commit. Queries go on being answered while a Retain writes (they only wait for the
+    /// short in-memory append). `cb` is usually [`CaseStore::load`]'s result.
+    ///
+    /// # Errors
+    /// As [`Server::start`].
+    pub fn start_with_store(
+        cb: CaseBase,
+        store: Box<dyn CaseStore>,
+        params: impl ParamGuard<Checked = ServerValidParams, Error = CbrError>,
+    ) -> Result<ServerHandle> {
+        Self::start_inner(Arc::new(cb), Some(Mutex::new(store)), params)
+    }
+
+    fn start_inner(
+        cb: Arc<CaseBase>,
+        store: Option<Mutex<Box<dyn CaseStore>>>,
+        params: impl ParamGuard<Checked = ServerValidParams, Error = CbrError>,
+    ) -> Result<ServerHandle> {
         let config = params.check()?;
         for p in cb.catalogue().products() {
             let id = p.id.as_str();
@@ -328,6 +366,8 @@ impl Server {
         let rx = Arc::new(Mutex::new(rx));
         let shared = Arc::new(SharedDebug(Shared {
             config: config.clone(),
+            cases: RwLock::new(cb),
+            store,
             stop: AtomicBool::new(false),
             cancel: CancelToken::new(),
             jobs: Mutex::new(Some(tx)),
@@ -338,11 +378,10 @@ impl Server {
         let workers = (0..config.workers)
             .map(|w| {
                 let rx = Arc::clone(&rx);
-                let cb = Arc::clone(&cb);
                 let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(format!("cbr-worker-{w}"))
-                    .spawn(move || worker(&cb, &rx, &shared.0))
+                    .spawn(move || worker(&rx, &shared.0))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         let (reject_tx, reject_rx) = sync_channel::<TcpStream>(REAPER_QUEUE);
@@ -590,14 +629,15 @@ fn reaper(rx: &Receiver<TcpStream>) {
     }
 }
 
-fn worker(cb: &CaseBase, rx: &Mutex<Receiver<Job>>, s: &Shared) {
+fn worker(rx: &Mutex<Receiver<Job>>, s: &Shared) {
     loop {
         let job = { lock(rx).recv() };
         let Ok(job) = job else { return };
         let q = job.request.query_code.clone();
         let cancel = s.cancel.child_with_deadline(job.deadline);
         let response = catch_unwind(AssertUnwindSafe(|| {
-            Server::answer(cb, &job.request, &s.config, &cancel)
+            let cb = read(&s.cases);
+            Server::answer(&cb, &job.request, &s.config, &cancel)
         }))
         .unwrap_or_else(|_| {
             Response::Error(ErrorAnswer::new(
@@ -805,10 +845,15 @@ fn connection(s: &Shared, stream: TcpStream) {
             }
         };
         let arrived = Instant::now();
-        let response = match parse_request(&msg, &c.limits) {
+        let response = match parse_message(&msg, &c.limits) {
             Err(e) => Response::Error(e),
-            Ok(req) => {
+            Ok(Message::Query(req)) => {
                 let r = dispatch(s, req, arrived + c.query_deadline);
+                idle_until = Instant::now() + c.idle_timeout;
+                r
+            }
+            Ok(Message::Retain(req)) => {
+                let r = retain(s, req);
                 idle_until = Instant::now() + c.idle_timeout;
                 r
             }
@@ -834,6 +879,62 @@ fn drain(reader: &mut BufReader<TcpStream>) {
             Ok(0) | Err(_) => break,
             Ok(n) => total += n,
         }
+    }
+}
+
+/// Retain: validate against the index, write through to the store in one transaction, and
+/// only after the commit append to the index. Retains are serialised by the store's mutex
+/// (so the validation stays true until the append); queries keep their read guards
+/// meanwhile and wait only for the append.
+fn retain(s: &Shared, r: RetainRequest) -> Response {
+    let q = || Some(r.query_code.clone());
+    let fail = |code, e: &dyn std::fmt::Display| {
+        Response::Error(ErrorAnswer::new(q(), code, e.to_string()))
+    };
+    if s.stop.load(Ordering::SeqCst) {
+        return fail(ErrorCode::ShuttingDown, &"server shutting down");
+    }
+    let Some(store) = &s.store else {
+        return fail(
+            ErrorCode::RetainUnavailable,
+            &"this server has no case store (start it with --db)",
+        );
+    };
+    let mut store = lock(store);
+    let prepared = match read(&s.cases).prepare_case(&r.record) {
+        Ok(p) => p,
+        Err(e) => return fail(ErrorCode::InvalidCase, &e),
+    };
+    let written = {
+        let cb = read(&s.cases);
+        catch_unwind(AssertUnwindSafe(|| store.retain(&cb, &r.record)))
+    };
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let code = match &e {
+                CbrError::Store {
+                    problem: StoreProblem::Busy | StoreProblem::Unavailable(_),
+                    ..
+                } => ErrorCode::StoreUnavailable,
+                CbrError::Store {
+                    problem: StoreProblem::DuplicateId,
+                    ..
+                } => ErrorCode::InvalidCase,
+                CbrError::Store { .. } | CbrError::Io(_) => ErrorCode::Internal,
+                _ => ErrorCode::InvalidCase,
+            };
+            return fail(code, &e);
+        }
+        Err(_) => return fail(ErrorCode::Internal, &"case store failed"),
+    }
+    let mut cb = write(&s.cases);
+    match Arc::make_mut(&mut cb).push_prepared(prepared) {
+        Ok(_) => Response::Answer(Answer {
+            query_code: r.query_code.clone(),
+            items: Vec::new(),
+        }),
+        Err(e) => fail(ErrorCode::Internal, &e),
     }
 }
 
@@ -900,6 +1001,10 @@ mod tests {
             .unwrap();
         Arc::new(SharedDebug(Shared {
             config,
+            cases: RwLock::new(Arc::new(
+                crate::generate_case_base(crate::GeneratorParams::new(1, 1, 1)).unwrap(),
+            )),
+            store: None,
             stop: AtomicBool::new(false),
             cancel: CancelToken::new(),
             jobs: Mutex::new(None),

@@ -224,7 +224,7 @@ fn invalid_messages_do_not_reset_the_idle_timeout() {
     let t0 = Instant::now();
     let mut answered = 0;
     while t0.elapsed() < Duration::from_secs(6) {
-        match c.send_raw(b"02\nX\n.\n") {
+        match c.send_raw(b"03\nX\n.\n") {
             Ok(Response::Error(e)) => {
                 assert_eq!(e.code, ErrorCode::BadCommand);
                 answered += 1;
