@@ -1,8 +1,9 @@
-//! The advisor server's Request parser: any bytes give a request or an error answer.
+//! The advisor server's message parser (queries `01` and Retains `02`): any bytes give a
+//! message or an error answer.
 #![no_main]
-use fundalloc_cbr_advisor::{Limits, parse_request};
+use fundalloc_cbr_advisor::{Limits, parse_message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = parse_request(data, &Limits::default());
+    let _ = parse_message(data, &Limits::default());
 });

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use fundalloc_cbr_advisor::{CaseBase, GeneratorParams, Limits, generate_case_base};
-use fundalloc_cbr_advisor::{parse_request, parse_response};
+use fundalloc_cbr_advisor::{RetainRequest, parse_message, parse_response};
 use fundalloc_revenue_model::prelude::*;
 use fundalloc_revenue_model::read_csv_levels;
 use fundalloc_timeseries_pno::read_csv_column;
@@ -51,7 +51,7 @@ fn replay(target: &str, call: impl Fn(&[u8])) {
 #[test]
 fn request_parser_corpus() {
     replay("request_parser", |d| {
-        let _ = parse_request(d, &Limits::default());
+        let _ = parse_message(d, &Limits::default());
     });
 }
 
@@ -149,6 +149,9 @@ fn seeds() {
     );
     write_seed("answer_parser", "error", b"E1\nQ1\n40\ndeadline\n.\n");
     let base = generate_case_base(GeneratorParams::new(20, 6, 1)).unwrap();
+    let customer = base.to_data().customers[0].clone();
+    let retain = RetainRequest::new("R1", customer).encode().unwrap();
+    write_seed("request_parser", "retain", retain.as_bytes());
     let mut json = Vec::new();
     base.to_json(&mut json).unwrap();
     write_seed("casebase_json", "generated", &json);
