@@ -3,7 +3,9 @@
 use fundalloc_core_types::{Real, RiskLevel};
 use rayon::prelude::*;
 
-use super::core::{CHUNK, CoreFailure, CoreInput, MAX_FUNDS, Problem, assign_all, best_set, bits};
+use super::core::{
+    CHUNK, CoreFailure, CoreInput, MAX_FUNDS, Problem, assign_all, best_set, bits, slack,
+};
 use super::ssp::Ssp;
 
 /// Sample levels are `stride = 8^L` thinned copies of the customers, used while they keep at
@@ -40,21 +42,7 @@ pub(crate) struct CoreOutcome {
 pub(crate) fn solve_core<T: Real>(input: &CoreInput<'_, T>) -> Result<CoreOutcome, CoreFailure> {
     let f = input.n_funds;
     let u = input.tolerance.len();
-    if f > MAX_FUNDS {
-        return Err(CoreFailure::TooManyFunds(f));
-    }
-    if u > u32::MAX as usize {
-        return Err(CoreFailure::TooManyCustomers(u));
-    }
-    if !input.at_most {
-        let prob = Problem::new(input, 1);
-        let short =
-            |t: &RiskLevel| (prob.elig[usize::from(t.get())].count_ones() as usize) < input.k;
-        if let Some(customer) = input.tolerance.iter().position(short) {
-            let eligible = prob.eligible(customer).count_ones() as usize;
-            return Err(CoreFailure::TooFewEligible { customer, eligible });
-        }
-    }
+    check_input(input)?;
     let mut strides = vec![1usize];
     while let Some(&s) = strides.last() {
         let next = s * LEVEL_FACTOR;
@@ -83,7 +71,102 @@ pub(crate) fn solve_core<T: Real>(input: &CoreInput<'_, T>) -> Result<CoreOutcom
     let prob = Problem::new(input, 1);
     let mut masks = vec![0u64; prob.n];
     let loads = assign_all(&prob, &p, &mut masks);
-    let mut ssp = Ssp::new(&prob, p, &mut masks, &loads);
+    full_size(input, &prob, p, masks, &loads, stats)
+}
+
+/// Checks shared by the cold and the warm solve.
+fn check_input<T: Real>(input: &CoreInput<'_, T>) -> Result<(), CoreFailure> {
+    let (f, u) = (input.n_funds, input.tolerance.len());
+    if f > MAX_FUNDS {
+        return Err(CoreFailure::TooManyFunds(f));
+    }
+    if u > u32::MAX as usize {
+        return Err(CoreFailure::TooManyCustomers(u));
+    }
+    if !input.at_most {
+        let prob = Problem::new(input, 1);
+        let short =
+            |t: &RiskLevel| (prob.elig[usize::from(t.get())].count_ones() as usize) < input.k;
+        if let Some(customer) = input.tolerance.iter().position(short) {
+            let eligible = prob.eligible(customer).count_ones() as usize;
+            return Err(CoreFailure::TooFewEligible { customer, eligible });
+        }
+    }
+    Ok(())
+}
+
+/// The warm solve: no sample levels; the full-size SSP starts from fund prices `q` (one per
+/// fund, the sink at 0) and, where given, the previous masks: a customer keeps its previous
+/// funds when they are valid (eligible, the right count) and a best set at `q` (no residual
+/// arc with negative reduced cost), and takes its best set at `q` otherwise. Only the excess
+/// the change created is then routed.
+pub(crate) fn solve_core_warm<T: Real>(
+    input: &CoreInput<'_, T>,
+    q: &[f64],
+    previous: Option<&[u64]>,
+) -> Result<CoreOutcome, CoreFailure> {
+    check_input(input)?;
+    let f = input.n_funds;
+    let mut p = q.to_vec();
+    p.push(0.0);
+    let prob = Problem::new(input, 1);
+    let mut masks = vec![0u64; prob.n];
+    let loads = match previous {
+        None => assign_all(&prob, &p, &mut masks),
+        Some(prev) => {
+            let prob = &prob;
+            let p = &p;
+            masks
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    let mut loads = vec![0i64; f];
+                    for (o, m) in chunk.iter_mut().enumerate() {
+                        let i = c * CHUNK + o;
+                        let (row, el) = (prob.row(i), prob.eligible(i));
+                        let old = prev.get(i).copied().unwrap_or(0);
+                        let n = old.count_ones() as usize;
+                        let valid = old & !el == 0
+                            && if prob.at_most {
+                                n <= prob.k
+                            } else {
+                                n == prob.k
+                            }
+                            && slack(row, el, old, prob.k, prob.at_most, p) >= 0.0;
+                        *m = if valid {
+                            old
+                        } else {
+                            best_set(row, el, p, prob.k, prob.at_most, i)
+                        };
+                        for g in bits(*m) {
+                            loads[g] += 1;
+                        }
+                    }
+                    loads
+                })
+                .reduce(
+                    || vec![0i64; f],
+                    |mut a, b| {
+                        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                        a
+                    },
+                )
+        }
+    };
+    full_size(input, &prob, p, masks, &loads, CoreStats::default())
+}
+
+/// The exact SSP at full size from prices `p` and best-set masks, then the duality check.
+fn full_size<T: Real>(
+    input: &CoreInput<'_, T>,
+    prob: &Problem<'_, T>,
+    p: Vec<f64>,
+    mut masks: Vec<u64>,
+    loads: &[i64],
+    mut stats: CoreStats,
+) -> Result<CoreOutcome, CoreFailure> {
+    let f = input.n_funds;
+    let mut ssp = Ssp::new(prob, p, &mut masks, loads);
     stats.initial_excess = ssp.open_excess().unsigned_abs();
     ssp.run()?;
     stats.levels += 1;
