@@ -3,7 +3,9 @@
 
 use fundalloc_core_types::{InvalidParameter, NonFinite, Real, RiskLevel, ShapeMismatch};
 
-use crate::error::{AllocError, Result};
+#[cfg(test)]
+use crate::error::AllocError;
+use crate::error::Result;
 use crate::problem::{AllocationProblem, ExposureRange, PerCustomer};
 
 /// The most funds [`FundPrices`] carries (the exact solver's limit).
@@ -47,7 +49,7 @@ struct RawPrices {
 
 #[cfg(feature = "serde")]
 impl TryFrom<RawPrices> for FundPrices {
-    type Error = AllocError;
+    type Error = crate::error::AllocError;
 
     fn try_from(r: RawPrices) -> Result<Self> {
         Self::new(r.prices, r.fund_risk, r.exposure, r.rule, r.customers)

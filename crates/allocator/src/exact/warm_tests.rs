@@ -2,8 +2,8 @@
 //! updated, customers added or removed), and the online allocator at the offline prices.
 
 use proptest::prelude::*;
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use fundalloc_core_types::{Allocation, RevenueMatrix, RiskLevel};
 
@@ -247,4 +247,29 @@ fn warm_start_rejects_bad_prices_and_shapes() {
     let (s, c) = x.solve_warm(&p, &[1e6, -1e6], None).unwrap();
     assert!((s.report.objective - 8.5).abs() < 1e-12);
     assert!(c.gap().abs() < 1e-9);
+}
+
+/// A large quota move (more excess than the warm threshold) takes the sample-level path.
+#[test]
+fn warm_after_a_large_quota_move_runs_the_levels_and_matches_cold() {
+    let base: AllocationProblem<f32> = crate::LctLike::new(40_000, 6).seed(7).generate().unwrap();
+    let (_, cert) = Exact::new().solve_certified(&base).unwrap();
+    let mut d: Vec<u64> = base.exposure().iter().map(|r| r.min).collect();
+    // Into fund 0 (risk level 1: everyone may hold it) from the largest other fund.
+    let big = (1..6).max_by_key(|&g| d[g]).unwrap();
+    d[big] -= 6000;
+    d[0] += 6000;
+    let changed = AllocationProblem::new(
+        base.revenue().clone(),
+        base.tolerance().to_vec(),
+        base.fund_risk().to_vec(),
+        PerCustomer::Exactly(1),
+        d.into_iter().map(ExposureRange::exact).collect(),
+    )
+    .unwrap();
+    let (cold, _) = Exact::new().solve_certified(&changed).unwrap();
+    let (warm, c) = Exact::new().solve_warm(&changed, cert.fund_prices(), None).unwrap();
+    assert!((warm.report.objective - cold.report.objective).abs() <= 1e-9 * cold.report.objective);
+    assert!(c.gap().abs() <= 1e-9 * cold.report.objective);
+    assert!(warm.report.notes[1].starts_with("levels 2"), "{}", warm.report.notes[1]);
 }
