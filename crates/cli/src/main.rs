@@ -7,6 +7,7 @@ mod features;
 mod input;
 mod npy;
 mod predict;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Solve an allocation problem and print one JSON object.
     Allocate(allocate::AllocateArgs),
+    /// Assign arriving customers (streamed CSV) at the fund prices of `allocate --prices-out`;
+    /// print one JSON object.
+    Assign(serve::AssignArgs),
 }
 
 /// Why a command failed, and its exit code.
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::train(args),
         Command::Predict(args) => predict::predict(args),
         Command::Allocate(args) => allocate::allocate(args),
+        Command::Assign(args) => serve::assign(args),
     };
     match result {
         Ok(json) => {
