@@ -268,8 +268,14 @@ fn warm_after_a_large_quota_move_runs_the_levels_and_matches_cold() {
     )
     .unwrap();
     let (cold, _) = Exact::new().solve_certified(&changed).unwrap();
-    let (warm, c) = Exact::new().solve_warm(&changed, cert.fund_prices(), None).unwrap();
+    let (warm, c) = Exact::new()
+        .solve_warm(&changed, cert.fund_prices(), None)
+        .unwrap();
     assert!((warm.report.objective - cold.report.objective).abs() <= 1e-9 * cold.report.objective);
     assert!(c.gap().abs() <= 1e-9 * cold.report.objective);
-    assert!(warm.report.notes[1].starts_with("levels 2"), "{}", warm.report.notes[1]);
+    assert!(
+        warm.report.notes[1].starts_with("levels 2"),
+        "{}",
+        warm.report.notes[1]
+    );
 }
