@@ -25,6 +25,9 @@ use crate::error::{AllocError, Result};
 use crate::exact::{Exact, GAP_TOLERANCE};
 use crate::problem::{AllocationProblem, ExposureRange, PerCustomer};
 
+/// The callback of [`RowSource::pass`]: `(first customer, rows, tolerances)`.
+pub type BlockFn<'a, T> = dyn FnMut(usize, &[T], &[RiskLevel]) -> Result<()> + 'a;
+
 /// Customers read sequentially, any number of times: a folder of row-shard files, one large
 /// file read with buffered streaming reads, or (for tests) a matrix in memory.
 pub trait RowSource<T: Real> {
@@ -40,8 +43,7 @@ pub trait RowSource<T: Real> {
     ///
     /// # Errors
     /// A read failure (as the implementation reports it) or `each`'s error.
-    fn pass(&mut self, each: &mut dyn FnMut(usize, &[T], &[RiskLevel]) -> Result<()>)
-    -> Result<()>;
+    fn pass(&mut self, each: &mut BlockFn<'_, T>) -> Result<()>;
 }
 
 /// A [`RowSource`] over a problem in memory, handed out in blocks of `block` customers (tests,
@@ -71,10 +73,7 @@ impl<T: Real> RowSource<T> for InMemoryRows<'_, T> {
         self.problem.n_funds()
     }
 
-    fn pass(
-        &mut self,
-        each: &mut dyn FnMut(usize, &[T], &[RiskLevel]) -> Result<()>,
-    ) -> Result<()> {
+    fn pass(&mut self, each: &mut BlockFn<'_, T>) -> Result<()> {
         let f = self.problem.n_funds();
         let e = self.problem.revenue().as_slice();
         let tol = self.problem.tolerance();
@@ -304,9 +303,14 @@ impl OutOfCore {
                 .collect();
             let solve_res = |ranges: Vec<ExposureRange>| -> Result<(Vec<u64>, Vec<f64>)> {
                 let e = RevenueMatrix::from_shape_vec(n_res, f, res_e.clone())?;
-                let problem = AllocationProblem::new(e, res_t.clone(), fund_risk.to_vec(), rule, ranges)?;
+                let problem =
+                    AllocationProblem::new(e, res_t.clone(), fund_risk.to_vec(), rule, ranges)?;
                 let (sol, cert) = Exact::new().solve_warm(&problem, &q, None)?;
-                let masks = sol.allocation.iter().map(|(_, fs)| fs.iter().fold(0u64, |m, &g| m | 1 << g)).collect();
+                let masks = sol
+                    .allocation
+                    .iter()
+                    .map(|(_, fs)| fs.iter().fold(0u64, |m, &g| m | 1 << g))
+                    .collect();
                 Ok((masks, cert.fund_prices().to_vec()))
             };
             let exact = if n_res == 0 {
@@ -318,7 +322,12 @@ impl OutOfCore {
             };
             let Some((res_masks, q2)) = exact else {
                 if rounds >= self.max_rounds {
-                    return Err(AllocError::GapNotClosed { objective: f64::NAN, bound: f64::NAN, gap: f64::NAN, tolerance: delta });
+                    return Err(AllocError::GapNotClosed {
+                        objective: f64::NAN,
+                        bound: f64::NAN,
+                        gap: f64::NAN,
+                        tolerance: delta,
+                    });
                 }
                 // Move the prices of the funds whose range the settled customers alone break
                 // (or cannot reach) by the band width, and repeat.
@@ -334,7 +343,11 @@ impl OutOfCore {
                         step[g] = 0.0;
                         continue;
                     };
-                    step[g] = if step[g] * dir > 0.0 { step[g] * 2.0 } else { dir * delta.max(1e-12) };
+                    step[g] = if step[g] * dir > 0.0 {
+                        step[g] * 2.0
+                    } else {
+                        dir * delta.max(1e-12)
+                    };
                     q[g] += step[g];
                     moved = true;
                 }
@@ -346,10 +359,19 @@ impl OutOfCore {
             };
             drop(res_e);
             drop(res_t);
-            let moved = q.iter().zip(&q2).map(|(a, b)| (a - b).abs()).fold(0.0f64, f64::max);
+            let moved = q
+                .iter()
+                .zip(&q2)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f64, f64::max);
             if 2.0 * moved >= delta && n_res > 0 && moved > 0.0 {
                 if rounds >= self.max_rounds {
-                    return Err(AllocError::GapNotClosed { objective: f64::NAN, bound: f64::NAN, gap: moved, tolerance: delta / 2.0 });
+                    return Err(AllocError::GapNotClosed {
+                        objective: f64::NAN,
+                        bound: f64::NAN,
+                        gap: moved,
+                        tolerance: delta / 2.0,
+                    });
                 }
                 // Repeat at the new prices with a margin that covers the move (halved again
                 // by the pricing pass if the residual outgrows the budget).
@@ -645,10 +667,7 @@ mod tests {
             fn n_funds(&self) -> usize {
                 2
             }
-            fn pass(
-                &mut self,
-                each: &mut dyn FnMut(usize, &[f32], &[RiskLevel]) -> Result<()>,
-            ) -> Result<()> {
+            fn pass(&mut self, each: &mut BlockFn<'_, f32>) -> Result<()> {
                 each(0, &[1.0, f32::NAN, 1.0, 1.0], &[RiskLevel::new(1); 2])
             }
         }

@@ -70,7 +70,7 @@ fn prices_out_then_assign_streams_customers() {
         s(&prices),
     ]);
     let j = ok_json(&out);
-    assert_eq!(j["gap"].as_f64().unwrap().abs() < 1e-9, true);
+    assert!(j["gap"].as_f64().unwrap().abs() < 1e-9);
     let text = std::fs::read_to_string(&prices).unwrap();
     let file: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(file["format"], "fundalloc-prices/1");
