@@ -90,9 +90,9 @@ impl<T: Real> RowSource<T> for InMemoryRows<'_, T> {
 /// The out-of-core exact solver (see the module documentation in `docs/exact-solver.md`).
 ///
 /// Memory: at most `budget_rows` customer rows are held at once (the sample, then the
-/// residual), plus one byte… no: a few words per *fund*, never per customer; the source's own
-/// block buffer comes on top. Passes: 3 when the sample's prices are good (sample, pricing,
-/// final), 2 more per repeated pricing round.
+/// residual) plus O(F) words; nothing is kept per customer. The source's own block buffer comes
+/// on top. Passes: 3 when the sample's prices are good (sample, pricing, final), one more per
+/// repeated pricing round.
 #[derive(Debug, Clone, Copy)]
 pub struct OutOfCore {
     budget_rows: usize,
