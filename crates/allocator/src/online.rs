@@ -62,8 +62,8 @@ impl FundPrices {
     /// of the problem the prices were computed on (informational: it scales quotas).
     ///
     /// # Errors
-    /// [`AllocError::ShapeMismatch`] for lengths that differ, [`AllocError::NonFinite`] for a
-    /// NaN or infinite price, [`AllocError::InvalidParameter`] for `K = 0`, `K > F`, more than
+    /// [`AllocError::ShapeMismatch`](crate::AllocError::ShapeMismatch) for lengths that differ, [`AllocError::NonFinite`](crate::AllocError::NonFinite) for a
+    /// NaN or infinite price, [`AllocError::InvalidParameter`](crate::AllocError::InvalidParameter) for `K = 0`, `K > F`, more than
     /// 64 funds or `min > max`.
     pub fn new(
         prices: Vec<f64>,
@@ -234,7 +234,7 @@ impl OnlineAllocator {
     /// already showed).
     ///
     /// # Errors
-    /// [`AllocError::ShapeMismatch`] unless there is one value per fund.
+    /// [`AllocError::ShapeMismatch`](crate::AllocError::ShapeMismatch) unless there is one value per fund.
     pub fn with_remaining(mut self, remaining: Vec<u64>) -> Result<Self> {
         if remaining.len() != self.prices.len() {
             return Err(ShapeMismatch::new(
@@ -251,7 +251,7 @@ impl OnlineAllocator {
     /// Replaces the prices (fund count unchanged).
     ///
     /// # Errors
-    /// [`AllocError::ShapeMismatch`] for another length, [`AllocError::NonFinite`] for a NaN or
+    /// [`AllocError::ShapeMismatch`](crate::AllocError::ShapeMismatch) for another length, [`AllocError::NonFinite`](crate::AllocError::NonFinite) for a NaN or
     /// infinite price.
     pub fn set_prices(&mut self, prices: &[f64]) -> Result<()> {
         if prices.len() != self.prices.len() {
@@ -292,8 +292,8 @@ impl OnlineAllocator {
     /// allocation once `funds` has capacity K.
     ///
     /// # Errors
-    /// [`AllocError::ShapeMismatch`] when `row` does not have one revenue per fund,
-    /// [`AllocError::NonFinite`] for a NaN or infinite revenue (nothing is assigned then).
+    /// [`AllocError::ShapeMismatch`](crate::AllocError::ShapeMismatch) when `row` does not have one revenue per fund,
+    /// [`AllocError::NonFinite`](crate::AllocError::NonFinite) for a NaN or infinite revenue (nothing is assigned then).
     pub fn assign<T: Real>(
         &mut self,
         row: &[T],
