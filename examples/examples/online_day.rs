@@ -220,7 +220,7 @@ fn main() -> Result<(), BoxError> {
             for v in u0..u {
                 if let Some(n) = every
                     && v > u0
-                    && (v - u0) % n == 0
+                    && (v - u0).is_multiple_of(n)
                 {
                     // Re-price: exact solve on everyone seen so far, ranges scaled.
                     let (_, p) = day.solve(0..v, v as f64 / u as f64)?;
