@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use fundalloc_core_types::{CoreError, InvalidParameter, RiskLevel, ShapeMismatch, TooLarge};
+use fundalloc_core_types::{
+    CoreError, InvalidParameter, NonFinite, RiskLevel, ShapeMismatch, TooLarge,
+};
 
 use crate::kind::SolverKind;
 use crate::problem::PerCustomer;
@@ -29,6 +31,9 @@ pub enum AllocError {
     /// A parameter is outside its domain (K = 0, min_f > max_f, a time limit of −1 s, …).
     #[error(transparent)]
     InvalidParameter(#[from] InvalidParameter),
+    /// A number that must be finite is not (a fund price, a revenue of an arriving customer).
+    #[error(transparent)]
+    NonFinite(#[from] NonFinite),
     /// A size or a sum is larger than this crate can represent (e.g. Σ min_f overflows `u64`).
     #[error(transparent)]
     TooLarge(#[from] TooLarge),

@@ -9,6 +9,7 @@ use crate::flow::{Group, transport_feasibility};
 
 /// How many funds each customer gets (PTOFA Constraint 1 is `Exactly(K)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PerCustomer {
     /// Σ_f X_uf = K for every customer u.
     Exactly(usize),
@@ -53,6 +54,7 @@ impl std::fmt::Display for PerCustomer {
 /// How many customers a fund is shown to: `min ≤ Σ_u X_uf ≤ max` (PTOFA Constraint 2 is the
 /// exact case `min = max = d_f`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExposureRange {
     /// Fewest customers.
     pub min: u64,

@@ -36,6 +36,18 @@ pub(crate) struct AllocateArgs {
     /// Time limit in seconds for `lp`/`mip` (finite, > 0, at most a year).
     #[arg(long, allow_hyphen_values = true)]
     time_limit: Option<f64>,
+    /// `exact` only: write the optimum's fund prices (JSON, for `fundalloc assign` and
+    /// `--warm-prices`) here.
+    #[arg(long)]
+    prices_out: Option<PathBuf>,
+    /// `exact` only: re-solve warm from a previous run's `--out` file (`customer_id,fund_id`;
+    /// unknown customers and funds are ignored).
+    #[arg(long)]
+    warm_from: Option<PathBuf>,
+    /// `exact` only: a previous run's `--prices-out` file, the warm start's prices (matched by
+    /// fund id; new funds start at 0).
+    #[arg(long)]
+    warm_prices: Option<PathBuf>,
 }
 
 /// The one place that maps a [`SolverKind`] to a solver (exhaustive: a new kind fails to
@@ -74,6 +86,17 @@ fn lp_params(args: &AllocateArgs) -> Result<LpValidParams, AllocError> {
 
 pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure> {
     let lp = lp_params(args).map_err(Failure::Argument)?;
+    let serving =
+        args.prices_out.is_some() || args.warm_from.is_some() || args.warm_prices.is_some();
+    if serving && args.solver != SolverKind::Exact {
+        return Err(Failure::Argument(AllocError::InvalidParameter(
+            fundalloc_allocator::InvalidParameter::new(
+                "--solver",
+                args.solver,
+                "--prices-out, --warm-from and --warm-prices need --solver exact",
+            ),
+        )));
+    }
     let customers = input::read_customers(&args.customers).map_err(Failure::Input)?;
     let funds = input::read_funds(&args.funds).map_err(Failure::Input)?;
     let priority = match &args.priority {
@@ -124,11 +147,35 @@ fn run<T: Real>(
         .fund_risk(funds.risk.clone())
         .build()
         .map_err(Failure::Problem)?;
-    let solver = make_solver::<T>(args.solver, priority, lp);
-    let solution = solver.solve(&problem).map_err(|e| match e {
+    let to_failure = |e| match e {
         e @ AllocError::InvalidParameter(_) => Failure::Problem(e),
         e => Failure::Solver(e),
-    })?;
+    };
+    let solution =
+        if args.prices_out.is_some() || args.warm_from.is_some() || args.warm_prices.is_some() {
+            let warm = if args.warm_from.is_some() || args.warm_prices.is_some() {
+                Some(
+                    crate::serve::warm_start(
+                        args.warm_prices.as_deref(),
+                        args.warm_from.as_deref(),
+                        customers,
+                        funds,
+                    )
+                    .map_err(Failure::Input)?,
+                )
+            } else {
+                None
+            };
+            let (solution, certificate) =
+                crate::serve::solve_exact(&problem, warm).map_err(to_failure)?;
+            if let Some(path) = &args.prices_out {
+                crate::serve::write_prices(path, &certificate, &problem, &funds.ids)?;
+            }
+            solution
+        } else {
+            let solver = make_solver::<T>(args.solver, priority, lp);
+            solver.solve(&problem).map_err(to_failure)?
+        };
     if let Some(out) = &args.out {
         write_assignment(out, &solution, customers, funds).map_err(Failure::Input)?;
     }

@@ -183,7 +183,7 @@ fn line_of(record: &csv::StringRecord) -> Option<u64> {
     record.position().map(|p| p.line())
 }
 
-fn parse_level(
+pub(crate) fn parse_level(
     path: &Path,
     line: Option<u64>,
     what: &str,

@@ -9,6 +9,7 @@ mod fuzz_replay;
 mod input;
 mod npy;
 mod predict;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Solve an allocation problem and print one JSON object.
     Allocate(allocate::AllocateArgs),
+    /// Assign arriving customers (streamed CSV) at the fund prices of `allocate --prices-out`;
+    /// print one JSON object.
+    Assign(serve::AssignArgs),
 }
 
 /// Why a command failed, and its exit code.
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::train(args),
         Command::Predict(args) => predict::predict(args),
         Command::Allocate(args) => allocate::allocate(args),
+        Command::Assign(args) => serve::assign(args),
     };
     match result {
         Ok(json) => {

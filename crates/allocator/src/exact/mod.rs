@@ -27,10 +27,12 @@ mod ssp;
 mod solver_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod warm_tests;
 
 use std::time::Instant;
 
-use fundalloc_core_types::{Allocation, Real};
+use fundalloc_core_types::{Allocation, NonFinite, Real, ShapeMismatch};
 use rayon::prelude::*;
 
 use crate::error::{AllocError, Result, StuckAt, UnsupportedFeature};
@@ -39,7 +41,8 @@ use crate::problem::{AllocationProblem, PerCustomer};
 use crate::solver::{ProvesOptimality, Solution, Solver, finish};
 
 use self::core::{CoreFailure, CoreInput, bits};
-use self::solve::{CoreOutcome, solve_core};
+use self::solve::{CoreOutcome, solve_core, solve_core_warm};
+use crate::online::FundPrices;
 
 /// Relative duality-gap tolerance: `|g(q) − objective| ≤ GAP_TOLERANCE · max(1, |objective|)`.
 ///
@@ -81,6 +84,83 @@ impl Exact {
         &self,
         problem: &AllocationProblem<T>,
     ) -> Result<(Solution, Certificate)> {
+        self.run(problem, |input| solve_core(input))
+    }
+
+    /// Re-optimises after a change, from the previous optimum's fund prices (and, optionally,
+    /// its allocation) instead of from zero; returns the same proven optimum as
+    /// [`Exact::solve_certified`] (any optimum: with ties the allocation may differ, the
+    /// objective does not).
+    ///
+    /// The change can be anything that keeps the fund count of `prices` equal to `problem`'s:
+    /// a quota `d_f` changed, customers' rows updated, customers added or removed (the caller
+    /// maps the previous allocation onto the new customers; a customer with no previous funds
+    /// is simply re-assigned). For a fund added, push its price (0 is fine); for a fund
+    /// closed, drop its price (and re-index `previous`). `prices` from an unrelated problem
+    /// are allowed too: any prices give a correct (if slower) start.
+    ///
+    /// How: the sample levels of the cold solve are skipped; each customer keeps its previous
+    /// funds when they are eligible, the right count and still a best set at `prices`, and
+    /// takes its best set otherwise; successive shortest paths then route only the excess the
+    /// change created, and the duality gap is checked as in the cold solve. Cost: a few
+    /// `O(U·F)` passes (masks, candidate selection, objective, dual bound) plus the paths, vs
+    /// the cold solve's sample levels, more candidate rebuilds and more paths.
+    ///
+    /// # Errors
+    /// [`AllocError::ShapeMismatch`] when `prices` has not one value per fund or `previous`
+    /// another shape than the problem, [`AllocError::NonFinite`] for a NaN or infinite price,
+    /// and the errors of [`Exact::solve_certified`].
+    pub fn solve_warm<T: Real>(
+        &self,
+        problem: &AllocationProblem<T>,
+        prices: &[f64],
+        previous: Option<&Allocation>,
+    ) -> Result<(Solution, Certificate)> {
+        let f = problem.n_funds();
+        if prices.len() != f {
+            return Err(ShapeMismatch::new(
+                "warm-start fund prices (one per fund)",
+                f,
+                prices.len(),
+            )
+            .into());
+        }
+        if let Some((i, &v)) = prices.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(NonFinite::at_index("warm-start fund prices", i, v).into());
+        }
+        let masks = match previous {
+            Some(a) if f <= self::core::MAX_FUNDS => {
+                if a.n_customers() != problem.n_customers() {
+                    return Err(ShapeMismatch::new(
+                        "previous allocation customers",
+                        problem.n_customers(),
+                        a.n_customers(),
+                    )
+                    .into());
+                }
+                if a.n_funds() != f {
+                    return Err(
+                        ShapeMismatch::new("previous allocation funds", f, a.n_funds()).into(),
+                    );
+                }
+                Some(
+                    a.iter()
+                        .map(|(_, fs)| fs.iter().fold(0u64, |m, &g| m | 1u64 << (g as usize % 64)))
+                        .collect::<Vec<u64>>(),
+                )
+            }
+            _ => None,
+        };
+        self.run(problem, |input| {
+            solve_core_warm(input, prices, masks.as_deref())
+        })
+    }
+
+    fn run<T: Real>(
+        &self,
+        problem: &AllocationProblem<T>,
+        core: impl FnOnce(&CoreInput<'_, T>) -> std::result::Result<CoreOutcome, CoreFailure>,
+    ) -> Result<(Solution, Certificate)> {
         let start = Instant::now();
         let f = problem.n_funds();
         let (min, max): (Vec<u64>, Vec<u64>) =
@@ -99,7 +179,7 @@ impl Exact {
             min: &min,
             max: &max,
         };
-        let out = solve_core(&input).map_err(|e| core_error(e, f))?;
+        let out = core(&input).map_err(|e| core_error(e, f))?;
         let gap = out.dual - out.primal;
         let tolerance = GAP_TOLERANCE * out.primal.abs().max(1.0);
         if gap.abs() > tolerance {
@@ -183,6 +263,16 @@ impl Certificate {
     /// maximum exposure, a negative one at its minimum.
     pub fn fund_prices(&self) -> &[f64] {
         &self.fund_prices
+    }
+
+    /// The prices as a [`FundPrices`] value for `problem` (the problem this certificate was
+    /// computed for): what [`crate::OnlineAllocator`] and [`Exact::solve_warm`] take, and what
+    /// the `serde` feature stores.
+    ///
+    /// # Errors
+    /// [`AllocError::ShapeMismatch`] when `problem` has another number of funds.
+    pub fn prices_for<T: Real>(&self, problem: &AllocationProblem<T>) -> Result<FundPrices> {
+        FundPrices::for_problem(problem, self.fund_prices.clone())
     }
 
     /// The allocation's revenue.

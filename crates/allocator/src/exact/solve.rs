@@ -3,7 +3,9 @@
 use fundalloc_core_types::{Real, RiskLevel};
 use rayon::prelude::*;
 
-use super::core::{CHUNK, CoreFailure, CoreInput, MAX_FUNDS, Problem, assign_all, best_set, bits};
+use super::core::{
+    CHUNK, CoreFailure, CoreInput, MAX_FUNDS, Problem, assign_all, best_set, bits, slack,
+};
 use super::ssp::Ssp;
 
 /// Sample levels are `stride = 8^L` thinned copies of the customers, used while they keep at
@@ -39,7 +41,18 @@ pub(crate) struct CoreOutcome {
 /// Solves the problem exactly.
 pub(crate) fn solve_core<T: Real>(input: &CoreInput<'_, T>) -> Result<CoreOutcome, CoreFailure> {
     let f = input.n_funds;
-    let u = input.tolerance.len();
+    check_input(input)?;
+    let mut stats = CoreStats::default();
+    let p = coarse_levels(input, vec![0.0f64; f + 1], &mut stats);
+    let prob = Problem::new(input, 1);
+    let mut masks = vec![0u64; prob.n];
+    let loads = assign_all(&prob, &p, &mut masks);
+    full_size(input, &prob, p, masks, &loads, stats)
+}
+
+/// Checks shared by the cold and the warm solve.
+fn check_input<T: Real>(input: &CoreInput<'_, T>) -> Result<(), CoreFailure> {
+    let (f, u) = (input.n_funds, input.tolerance.len());
     if f > MAX_FUNDS {
         return Err(CoreFailure::TooManyFunds(f));
     }
@@ -55,35 +68,68 @@ pub(crate) fn solve_core<T: Real>(input: &CoreInput<'_, T>) -> Result<CoreOutcom
             return Err(CoreFailure::TooFewEligible { customer, eligible });
         }
     }
-    let mut strides = vec![1usize];
-    while let Some(&s) = strides.last() {
-        let next = s * LEVEL_FACTOR;
-        if u / next < MIN_LEVEL_CUSTOMERS {
-            break;
-        }
-        strides.push(next);
-    }
-    let mut stats = CoreStats::default();
-    let mut p = vec![0.0f64; f + 1];
-    // Coarse levels: exact optima of thinned problems give near-optimal prices. A thinned
-    // problem may be infeasible (risk capacity is not preserved by sampling): keep the prices.
-    for &stride in strides.iter().skip(1).rev() {
-        let prob = Problem::new(input, stride);
-        let mut masks = vec![0u64; prob.n];
-        let loads = assign_all(&prob, &p, &mut masks);
-        let mut ssp = Ssp::new(&prob, p.clone(), &mut masks, &loads);
-        let ok = ssp.run().is_ok();
-        stats.levels += 1;
-        stats.augmentations += ssp.stats.augmentations;
-        stats.rebuilds += ssp.stats.rebuilds;
-        if ok {
-            p = normalized(&ssp.p);
-        }
-    }
+    Ok(())
+}
+
+/// The warm solve: the full-size SSP starts from fund prices `q` (one per fund, the sink at
+/// 0) and, where given, the previous masks ([`warm_masks`]). When the change left more excess
+/// than [`WARM_LEVELS_EXCESS`] units (a quota moved, a fund added), the sample levels are run
+/// first, starting from `q`, and the masks recomputed at their prices: routing a large excess
+/// one customer at a time at full size costs more than the levels.
+pub(crate) fn solve_core_warm<T: Real>(
+    input: &CoreInput<'_, T>,
+    q: &[f64],
+    previous: Option<&[u64]>,
+) -> Result<CoreOutcome, CoreFailure> {
+    check_input(input)?;
+    let mut p = q.to_vec();
+    p.push(0.0);
     let prob = Problem::new(input, 1);
     let mut masks = vec![0u64; prob.n];
-    let loads = assign_all(&prob, &p, &mut masks);
-    let mut ssp = Ssp::new(&prob, p, &mut masks, &loads);
+    let mut stats = CoreStats::default();
+    let mut loads = warm_masks(&prob, &p, previous, &mut masks);
+    let excess = open_excess_of(&prob, &p, &loads);
+    if excess > WARM_LEVELS_EXCESS.max(prob.n as u64 / 1000) {
+        p = coarse_levels(input, p, &mut stats);
+        loads = warm_masks(&prob, &p, previous, &mut masks);
+    }
+    full_size(input, &prob, p, masks, &loads, stats)
+}
+
+/// Above this much initial excess (or U/1000 units) the warm solve runs the sample levels.
+const WARM_LEVELS_EXCESS: u64 = 4096;
+
+/// The excess the SSP would start with (as [`Ssp::open_excess`], without building it).
+fn open_excess_of<T: Real>(prob: &Problem<'_, T>, p: &[f64], loads: &[i64]) -> u64 {
+    let f = prob.f;
+    (0..f)
+        .map(|g| {
+            let (lo, hi) = (super::ssp::sat(prob.min[g]), super::ssp::sat(prob.max[g]));
+            let q = p[g] - p[f];
+            let c = if q > 0.0 {
+                hi
+            } else if q < 0.0 {
+                lo
+            } else {
+                loads[g].clamp(lo, hi.max(lo))
+            };
+            (loads[g] - c).unsigned_abs()
+        })
+        .sum::<u64>()
+        .div_ceil(2)
+}
+
+/// The exact SSP at full size from prices `p` and best-set masks, then the duality check.
+fn full_size<T: Real>(
+    input: &CoreInput<'_, T>,
+    prob: &Problem<'_, T>,
+    p: Vec<f64>,
+    mut masks: Vec<u64>,
+    loads: &[i64],
+    mut stats: CoreStats,
+) -> Result<CoreOutcome, CoreFailure> {
+    let f = input.n_funds;
+    let mut ssp = Ssp::new(prob, p, &mut masks, loads);
     stats.initial_excess = ssp.open_excess().unsigned_abs();
     ssp.run()?;
     stats.levels += 1;
@@ -159,4 +205,88 @@ pub(crate) fn dual_objective<T: Real>(input: &CoreInput<'_, T>, q: &[f64]) -> f6
         })
         .sum();
     customers + funds
+}
+
+/// The sample levels: exact optima of thinned copies of the customers (coarsest first, each
+/// level starting from the previous level's prices, the first from `p`) give near-optimal
+/// prices for the full problem. A thinned problem may be infeasible (risk capacity is not
+/// preserved by sampling): its prices are then kept.
+fn coarse_levels<T: Real>(
+    input: &CoreInput<'_, T>,
+    mut p: Vec<f64>,
+    stats: &mut CoreStats,
+) -> Vec<f64> {
+    let u = input.tolerance.len();
+    let mut strides = vec![1usize];
+    while let Some(&s) = strides.last() {
+        let next = s * LEVEL_FACTOR;
+        if u / next < MIN_LEVEL_CUSTOMERS {
+            break;
+        }
+        strides.push(next);
+    }
+    for &stride in strides.iter().skip(1).rev() {
+        let prob = Problem::new(input, stride);
+        let mut masks = vec![0u64; prob.n];
+        let loads = assign_all(&prob, &p, &mut masks);
+        let mut ssp = Ssp::new(&prob, p.clone(), &mut masks, &loads);
+        let ok = ssp.run().is_ok();
+        stats.levels += 1;
+        stats.augmentations += ssp.stats.augmentations;
+        stats.rebuilds += ssp.stats.rebuilds;
+        if ok {
+            p = normalized(&ssp.p);
+        }
+    }
+    p
+}
+
+/// Masks for the warm start: a customer keeps its previous funds when they are valid
+/// (eligible, the right count) and a best set at `p` (no residual arc with negative reduced
+/// cost), and takes its best set at `p` otherwise. Returns the fund loads.
+fn warm_masks<T: Real>(
+    prob: &Problem<'_, T>,
+    p: &[f64],
+    prev: Option<&[u64]>,
+    masks: &mut [u64],
+) -> Vec<i64> {
+    let Some(prev) = prev else {
+        return assign_all(prob, p, masks);
+    };
+    let f = prob.f;
+    masks
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut loads = vec![0i64; f];
+            for (o, m) in chunk.iter_mut().enumerate() {
+                let i = c * CHUNK + o;
+                let (row, el) = (prob.row(i), prob.eligible(i));
+                let old = prev.get(i).copied().unwrap_or(0);
+                let n = old.count_ones() as usize;
+                let valid = old & !el == 0
+                    && if prob.at_most {
+                        n <= prob.k
+                    } else {
+                        n == prob.k
+                    }
+                    && slack(row, el, old, prob.k, prob.at_most, p) >= 0.0;
+                *m = if valid {
+                    old
+                } else {
+                    best_set(row, el, p, prob.k, prob.at_most, i)
+                };
+                for g in bits(*m) {
+                    loads[g] += 1;
+                }
+            }
+            loads
+        })
+        .reduce(
+            || vec![0i64; f],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        )
 }

@@ -1,0 +1,282 @@
+//! Warm re-solve vs cold solve after a small change, at scale.
+//!
+//! ```text
+//! cargo run --release -p fundalloc-examples --example warm_resolve -- \
+//!     --customers 10000000 --change 0.01
+//! ```
+//!
+//! Instance: `LctLike::new(U, 8).seed(seed)` (f32, K = 1, exact exposures). Changes, each of
+//! about `--change` × U customers: `rows` (that many customers' revenue rows redrawn: every
+//! fund's revenue × a uniform factor in [0.5, 1.5]), `quota` (that many exposures moved from
+//! the largest fund to the smallest), `customers` (that many removed from the front, the same
+//! number appended with fresh rows), `fund-closed` (the smallest fund closed, its quota spread
+//! over the others), `fund-added` (a ninth fund taking that many exposures from the largest).
+//! For each: the cold solve of the changed problem, and the warm solve from the original
+//! optimum's prices and allocation (mapped onto the changed customers and funds); objectives
+//! must agree (checked) and both gaps close.
+
+use std::time::Instant;
+
+use clap::Parser;
+use fundalloc_allocator::prelude::*;
+use fundalloc_allocator::{Certificate, Exact, LctLike};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+#[derive(Parser)]
+#[command(about = "Warm re-solve vs cold solve after a change")]
+struct Args {
+    /// Customers.
+    #[arg(long, default_value_t = 1_000_000)]
+    customers: usize,
+    /// Funds.
+    #[arg(long, default_value_t = 8)]
+    funds: usize,
+    /// Size of each change as a share of the customers.
+    #[arg(long, default_value_t = 0.01)]
+    change: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Runs per solve (the fastest is reported).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+struct Changed {
+    name: &'static str,
+    problem: AllocationProblem<f32>,
+    prices: Vec<f64>,
+    previous: Allocation,
+}
+
+fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let (u, f) = (args.customers, args.funds);
+    let t = Instant::now();
+    let base: AllocationProblem<f32> = LctLike::new(u, f).seed(args.seed).generate()?;
+    eprintln!("generated {u} × {f} in {:.1} s", t.elapsed().as_secs_f64());
+    let (sol, cert) = Exact::new().solve_certified(&base)?;
+    println!(
+        "| change | U | F | cold s | warm s | cold / warm | objective (cold) | warm − cold | warm gap | warm initial excess | notes |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!(
+        "| none (original, cold) | {u} | {f} | {:.3} | – | – | {:.3} | – | {:.1e} | – | {} |",
+        sol.report.seconds,
+        sol.report.objective,
+        cert.gap(),
+        sol.report.notes.get(1).map_or("", String::as_str)
+    );
+    let n = ((args.change * u as f64) as usize).max(1);
+    let mut rng = StdRng::seed_from_u64(args.seed ^ 0xc4a9);
+    let d: Vec<u64> = base.exposure().iter().map(|r| r.min).collect();
+    let big = (0..f).max_by_key(|&g| d[g]).unwrap_or(0);
+    let small = (0..f).min_by_key(|&g| d[g]).unwrap_or(0);
+    let rebuild = |e: Vec<f32>,
+                   rows: usize,
+                   funds: usize,
+                   tol: Vec<RiskLevel>,
+                   risk: Vec<RiskLevel>,
+                   d: Vec<u64>| {
+        AllocationProblem::new(
+            RevenueMatrix::from_shape_vec(rows, funds, e).expect("shape"),
+            tol,
+            risk,
+            PerCustomer::Exactly(1),
+            d.into_iter().map(ExposureRange::exact).collect(),
+        )
+    };
+    let mut changes = Vec::new();
+    {
+        // rows
+        let mut e = base.revenue().as_slice().to_vec();
+        for _ in 0..n {
+            let v = rng.random_range(0..u);
+            for x in &mut e[v * f..(v + 1) * f] {
+                *x *= rng.random_range(0.5f32..1.5);
+            }
+        }
+        let problem = rebuild(
+            e,
+            u,
+            f,
+            base.tolerance().to_vec(),
+            base.fund_risk().to_vec(),
+            d.clone(),
+        )?;
+        changes.push(Changed {
+            name: "rows",
+            problem,
+            prices: cert.fund_prices().to_vec(),
+            previous: sol.allocation.clone(),
+        });
+    }
+    {
+        // quota
+        let mut d2 = d.clone();
+        let m = (n as u64).min(d2[big]);
+        d2[big] -= m;
+        d2[small] += m;
+        let problem = rebuild(
+            base.revenue().as_slice().to_vec(),
+            u,
+            f,
+            base.tolerance().to_vec(),
+            base.fund_risk().to_vec(),
+            d2,
+        )?;
+        changes.push(Changed {
+            name: "quota",
+            problem,
+            prices: cert.fund_prices().to_vec(),
+            previous: sol.allocation.clone(),
+        });
+    }
+    {
+        // customers: n removed from the front, n appended (tolerance 5: may hold anything).
+        let mut e = base.revenue().as_slice()[n * f..].to_vec();
+        let mut tol = base.tolerance()[n..].to_vec();
+        for _ in 0..n {
+            let donor = rng.random_range(0..u);
+            e.extend(
+                base.revenue()
+                    .row(donor)
+                    .iter()
+                    .map(|&x| x * rng.random_range(0.5f32..1.5)),
+            );
+            tol.push(RiskLevel::new(5));
+        }
+        let problem = rebuild(e, u, f, tol, base.fund_risk().to_vec(), d.clone())?;
+        let previous = Allocation::from_rows(
+            f,
+            (n..u)
+                .map(|v| sol.allocation.funds_of(v).to_vec())
+                .chain((0..n).map(|_| Vec::new())),
+        )?;
+        changes.push(Changed {
+            name: "customers",
+            problem,
+            prices: cert.fund_prices().to_vec(),
+            previous,
+        });
+    }
+    {
+        // fund-closed: the smallest fund; its quota goes to the others evenly.
+        let mut e = Vec::with_capacity(u * (f - 1));
+        for v in 0..u {
+            e.extend(
+                (0..f)
+                    .filter(|&g| g != small)
+                    .map(|g| base.revenue().row(v)[g]),
+            );
+        }
+        let mut d2: Vec<u64> = (0..f).filter(|&g| g != small).map(|g| d[g]).collect();
+        for i in 0..d[small] as usize {
+            let len = d2.len();
+            d2[i % len] += 1;
+        }
+        let mut risk: Vec<RiskLevel> = base.fund_risk().to_vec();
+        risk.remove(small);
+        let mut prices = cert.fund_prices().to_vec();
+        prices.remove(small);
+        let previous = Allocation::from_rows(
+            f - 1,
+            sol.allocation.iter().map(|(_, fs)| {
+                fs.iter()
+                    .filter(|&&g| g as usize != small)
+                    .map(|&g| if g as usize > small { g - 1 } else { g })
+                    .collect::<Vec<u32>>()
+            }),
+        )?;
+        match rebuild(e, u, f - 1, base.tolerance().to_vec(), risk, d2) {
+            Ok(problem) => changes.push(Changed {
+                name: "fund-closed",
+                problem,
+                prices,
+                previous,
+            }),
+            Err(err) => eprintln!("fund-closed skipped: {err}"),
+        }
+    }
+    {
+        // fund-added: a ninth fund (risk 1) with revenue ~ a random existing fund's, n exposures.
+        let mut e = Vec::with_capacity(u * (f + 1));
+        for v in 0..u {
+            let row = base.revenue().row(v);
+            e.extend_from_slice(row);
+            e.push(row[v % f] * rng.random_range(0.5f32..1.5));
+        }
+        let mut d2 = d.clone();
+        let m = (n as u64).min(d2[big]);
+        d2[big] -= m;
+        d2.push(m);
+        let mut risk = base.fund_risk().to_vec();
+        risk.push(RiskLevel::new(1));
+        let mut prices = cert.fund_prices().to_vec();
+        prices.push(0.0);
+        let previous =
+            Allocation::from_rows(f + 1, sol.allocation.iter().map(|(_, fs)| fs.to_vec()))?;
+        let problem = rebuild(e, u, f + 1, base.tolerance().to_vec(), risk, d2)?;
+        changes.push(Changed {
+            name: "fund-added",
+            problem,
+            prices,
+            previous,
+        });
+    }
+    drop(sol);
+    let repeat = args.repeat.max(1);
+    for c in changes {
+        let mut cold_best: Option<Solution> = None;
+        for _ in 0..repeat {
+            let (s, _) = Exact::new().solve_certified(&c.problem)?;
+            if cold_best
+                .as_ref()
+                .is_none_or(|b| s.report.seconds < b.report.seconds)
+            {
+                cold_best = Some(s);
+            }
+        }
+        let cold = cold_best.ok_or("no run")?;
+        let mut warm_best: Option<(Solution, Certificate)> = None;
+        for _ in 0..repeat {
+            let (s, w) = Exact::new().solve_warm(&c.problem, &c.prices, Some(&c.previous))?;
+            if warm_best
+                .as_ref()
+                .is_none_or(|b| s.report.seconds < b.0.report.seconds)
+            {
+                warm_best = Some((s, w));
+            }
+        }
+        let (warm, wc) = warm_best.ok_or("no run")?;
+        let diff = warm.report.objective - cold.report.objective;
+        assert!(
+            diff.abs() <= 1e-9 * cold.report.objective.abs().max(1.0),
+            "warm {diff}"
+        );
+        println!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.1}× | {:.3} | {diff:.1e} | {:.1e} | {} | warm: {} |",
+            c.name,
+            c.problem.n_customers(),
+            c.problem.n_funds(),
+            cold.report.seconds,
+            warm.report.seconds,
+            cold.report.seconds / warm.report.seconds,
+            cold.report.objective,
+            wc.gap(),
+            warm.report
+                .notes
+                .get(1)
+                .map_or("", String::as_str)
+                .split("initial excess ")
+                .nth(1)
+                .and_then(|s| s.split(',').next())
+                .unwrap_or("?"),
+            warm.report.notes.get(1).map_or("", String::as_str)
+        );
+    }
+    Ok(())
+}
