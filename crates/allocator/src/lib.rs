@@ -27,7 +27,7 @@ pub use heuristic::{Heuristic, reference_ha};
 pub use kind::{ParseSolverKindError, SolverKind};
 pub use lp::{Lp, LpBackend, LpMode, LpValidParams};
 pub use online::{FundPrices, MAX_PRICED_FUNDS, OnlineAllocator};
-pub use ooc::{BlockFn, InMemoryRows, OutOfCore, OutOfCoreReport, RowSource};
+pub use ooc::{BlockFn, InMemoryRows, OutOfCore, OutOfCoreReport, OutOfCoreValidParams, RowSource};
 pub use problem::{AllocationProblem, ExposureRange, PerCustomer, ProblemBuilder};
 pub use solver::{ProvesOptimality, Solution, SolveReport, Solver};
 pub use verify::{VerifyReport, Violation, Violations, check, verify};

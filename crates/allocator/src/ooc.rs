@@ -19,7 +19,9 @@
 
 use std::time::Instant;
 
-use fundalloc_core_types::{InvalidParameter, Real, RevenueMatrix, RiskLevel, ShapeMismatch};
+use fundalloc_core_types::{
+    InvalidParameter, ParamGuard, Real, RevenueMatrix, RiskLevel, ShapeMismatch, check,
+};
 
 use crate::error::{AllocError, Result};
 use crate::exact::{Exact, GAP_TOLERANCE};
@@ -93,13 +95,52 @@ impl<T: Real> RowSource<T> for InMemoryRows<'_, T> {
 /// residual) plus O(F) words; nothing is kept per customer. The source's own block buffer comes
 /// on top. Passes: 3 when the sample's prices are good (sample, pricing, final), one more per
 /// repeated pricing round.
+///
+/// `OutOfCore` is the unchecked configuration (the `ParamGuard` convention): its setters store
+/// values as given and [`OutOfCore::solve`] checks them first (a budget under 1024 rows or zero
+/// rounds is an [`AllocError::InvalidParameter`]); [`ParamGuard::check`] gives the checked
+/// [`OutOfCoreValidParams`], which solves too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutOfCore(OutOfCoreValidParams);
+
+/// The checked configuration of [`OutOfCore`] (made by [`ParamGuard::check`]).
 #[derive(Debug, Clone, Copy)]
-pub struct OutOfCore {
+pub struct OutOfCoreValidParams {
     budget_rows: usize,
     max_rounds: usize,
 }
 
-impl Default for OutOfCore {
+impl OutOfCoreValidParams {
+    /// Most customer rows held in memory at once (≥ 1024).
+    pub fn budget_rows(&self) -> usize {
+        self.budget_rows
+    }
+
+    /// Most pricing rounds before giving up (≥ 1).
+    pub fn max_rounds(&self) -> usize {
+        self.max_rounds
+    }
+}
+
+impl ParamGuard for OutOfCore {
+    type Checked = OutOfCoreValidParams;
+    type Error = AllocError;
+
+    fn check_ref(&self) -> Result<&OutOfCoreValidParams> {
+        check::at_least("budget_rows", self.0.budget_rows, 1024)?;
+        check::at_least("max_rounds", self.0.max_rounds, 1)?;
+        Ok(&self.0)
+    }
+
+    fn check(self) -> Result<OutOfCoreValidParams> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+fundalloc_core_types::checked_params!(OutOfCoreValidParams, AllocError);
+
+impl Default for OutOfCoreValidParams {
     fn default() -> Self {
         Self {
             budget_rows: 4 << 20,
@@ -147,20 +188,39 @@ impl OutOfCore {
         Self::default()
     }
 
-    /// Most customer rows held in memory at once (at least 1024).
+    /// Most customer rows held in memory at once; checked when solving: at least 1024.
     #[must_use]
     pub fn budget_rows(mut self, rows: usize) -> Self {
-        self.budget_rows = rows.max(1024);
+        self.0.budget_rows = rows;
         self
     }
 
-    /// Most pricing rounds before giving up (at least 1).
+    /// Most pricing rounds before giving up; checked when solving: at least 1.
     #[must_use]
     pub fn max_rounds(mut self, rounds: usize) -> Self {
-        self.max_rounds = rounds.max(1);
+        self.0.max_rounds = rounds;
         self
     }
 
+    /// Checks the parameters, then solves: see [`OutOfCoreValidParams::solve`].
+    ///
+    /// # Errors
+    /// [`AllocError::InvalidParameter`] for a budget under 1024 rows or zero rounds, then those
+    /// of [`OutOfCoreValidParams::solve`].
+    pub fn solve<T: Real>(
+        &self,
+        source: &mut dyn RowSource<T>,
+        fund_risk: &[RiskLevel],
+        rule: PerCustomer,
+        exposure: &[ExposureRange],
+        sink: &mut dyn FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<OutOfCoreReport> {
+        self.check_ref()?
+            .solve(source, fund_risk, rule, exposure, sink)
+    }
+}
+
+impl OutOfCoreValidParams {
     /// Solves the problem whose customers `source` yields, with one risk level and exposure
     /// range per fund and the per-customer rule; calls `sink(u, funds)` once per customer, in
     /// order, during the final pass (fund indices ascending).
@@ -679,5 +739,30 @@ mod tests {
             &mut |_, _| Ok(()),
         );
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn parameters_are_checked_before_any_pass() {
+        let rows = RevenueMatrix::from_shape_vec(2, 2, vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let p = AllocationProblem::builder(rows)
+            .exposures(vec![1, 1])
+            .build()
+            .unwrap();
+        for (params, name) in [
+            (OutOfCore::new().budget_rows(1023), "budget_rows"),
+            (OutOfCore::new().max_rounds(0), "max_rounds"),
+        ] {
+            let r = params.solve(
+                &mut InMemoryRows::new(&p, 10),
+                p.fund_risk(),
+                p.rule(),
+                p.exposure(),
+                &mut |_, _| panic!("no pass may run"),
+            );
+            assert!(
+                matches!(r, Err(AllocError::InvalidParameter(ref e)) if e.name == name),
+                "{r:?}"
+            );
+        }
     }
 }
