@@ -20,9 +20,10 @@ pub use decision::{DecisionRule, allocate, conformal_radii, radii_coverage, top_
 pub use error::{PnoError, Result};
 pub use experiment::{ExperimentReport, MethodResult, evaluate, run_experiment};
 pub use forecast::{
-    DLinear, DLinearParams, DLinearValidParams, Forecaster, ForecasterParams,
-    MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst, PatchTstParams, PatchTstValidParams,
-    RevIn, predict,
+    DLinear, DLinearParams, DLinearValidParams, FedFormer, FedFormerParams, FedFormerValidParams,
+    Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst,
+    PatchTstParams, PatchTstValidParams, RevIn, TimesNet, TimesNetParams, TimesNetValidParams,
+    predict,
 };
 pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
 #[cfg(feature = "highs")]
