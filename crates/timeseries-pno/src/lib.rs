@@ -6,6 +6,7 @@ mod decision;
 mod error;
 mod experiment;
 mod forecast;
+mod multi_asset;
 mod solver;
 mod spo;
 mod train;
@@ -26,6 +27,9 @@ pub use forecast::{
     predict,
 };
 pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
+pub use multi_asset::{
+    MAX_MULTI_ASSET_CELLS, MultiAssetProblem, MultiAssetSolution, predict_channels,
+};
 #[cfg(feature = "highs")]
 pub use solver::highs::solve_with_highs;
 pub use solver::{RiskConstraint, RiskSolution, quantile, solve_risk_aware};
