@@ -608,7 +608,7 @@ impl ForecasterParams for FedFormerValidParams {
             .into());
         }
         let label_len = m / 2;
-        let dec_len = label_len + h;
+        let (mw, dw) = (m as u128, label_len as u128 + h as u128);
         let (d, ff, heads) = (
             self.d_model as u128,
             self.d_ff as u128,
@@ -619,16 +619,25 @@ impl ForecasterParams for FedFormerValidParams {
         let fourier = (2 * heads)
             .saturating_mul(e.saturating_mul(e))
             .saturating_mul(modes);
-        let per_layer = (3 * d * d)
-            .saturating_add(2 * d * ff)
+        let per_layer = (3 * d)
+            .saturating_mul(d)
+            .saturating_add((2 * d).saturating_mul(ff))
             .saturating_add(fourier);
-        let layers = (self.e_layers + 2 * self.d_layers) as u128;
+        let layers = self.e_layers as u128 + 2 * self.d_layers as u128;
+        // The decomposition matrices (L × L) and the DFT bases of the Fourier blocks (at most 4
+        // tables of L × L/2 values each) grow with the window length.
+        let tables = mw.saturating_mul(mw).saturating_add(dw.saturating_mul(dw));
         let weights = layers
             .saturating_mul(per_layer)
-            .saturating_add(6 * d + 2 * d)
-            .saturating_add((m * m + dec_len * dec_len) as u128);
+            .saturating_add(8 * d)
+            .saturating_add(
+                tables
+                    .saturating_mul(layers.saturating_add(1))
+                    .saturating_mul(2),
+            );
         TooLarge::check("FEDformer weights", weights, MAX_FORECASTER_WEIGHTS as u128)?;
-        if self.moving_avg > 4 * (m + h) + 1 {
+        let dec_len = label_len + h;
+        if self.moving_avg as u128 > 4 * (mw + h as u128) + 1 {
             return Err(InvalidParameter::new(
                 "moving_avg",
                 self.moving_avg,

@@ -212,4 +212,15 @@ fn fedformer_refuses_short_lookbacks_and_huge_sizes() {
             .init(WindowSpec::new(16, 4).unwrap(), &device),
         Err(PnoError::TooLarge(_))
     ));
+    // Window lengths near usize::MAX: refused by the size check, no overflow, no allocation.
+    if let Ok(huge) = WindowSpec::new(usize::MAX / 2, usize::MAX / 2) {
+        assert!(matches!(
+            tiny_fedformer().init(huge, &device),
+            Err(PnoError::TooLarge(_))
+        ));
+        assert!(matches!(
+            tiny_timesnet().init(huge, &device),
+            Err(PnoError::TooLarge(_))
+        ));
+    }
 }

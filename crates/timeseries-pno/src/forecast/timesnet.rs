@@ -374,7 +374,13 @@ impl ForecasterParams for TimesNetValidParams {
             .saturating_add(m.saturating_mul(m + h))
             .saturating_add((self.e_layers as u128).saturating_mul(per_block))
             .saturating_add(d.saturating_mul(m + h))
-            .saturating_add(2 * d);
+            .saturating_add(2 * d)
+            // The DFT bases kept per block: 4 tables of T × (T/2 + 1) values.
+            .saturating_add(
+                (self.e_layers as u128)
+                    .saturating_mul(2 * (m + h))
+                    .saturating_mul(m + h + 2),
+            );
         TooLarge::check("TimesNet weights", weights, MAX_FORECASTER_WEIGHTS as u128)?;
         let t = spec.lookback() + spec.horizon();
         let blocks = (0..self.e_layers)
