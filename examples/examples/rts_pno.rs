@@ -5,6 +5,13 @@
 //! cargo run --release -p fundalloc-examples --example rts_pno -- \
 //!     --column djia --lookback 150 --horizon 30 --model patchtst --epochs 10
 //! ```
+//!
+//! `--model` is one of `patchtst`, `dlinear`, `nlinear`, `timesnet`, `fedformer` (the last two
+//! with the Time-Series-Library's long-term forecasting defaults).
+//!
+//! ```text
+//! cargo run --release -p fundalloc-examples --example rts_pno -- --model timesnet --epochs 10
+//! ```
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,8 +19,9 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use fundalloc_core_types::WindowSpec;
 use fundalloc_timeseries_pno::{
-    DLinearParams, Device, EpochReport, ForecasterParams, MethodResult, NLinearParams, Observer,
-    ParamGuard, PatchTstParams, TrainParams, WindowDataset, load_csv_column, run_experiment,
+    DLinearParams, Device, EpochReport, FedFormerParams, ForecasterParams, MethodResult,
+    NLinearParams, Observer, ParamGuard, PatchTstParams, TimesNetParams, TrainParams,
+    WindowDataset, load_csv_column, run_experiment,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
@@ -23,6 +31,8 @@ enum Model {
     Patchtst,
     Dlinear,
     Nlinear,
+    Timesnet,
+    Fedformer,
 }
 
 #[derive(Debug, Parser)]
@@ -162,6 +172,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut progress,
         )?,
         Model::Nlinear => run(&NLinearParams, &data, &params, &device, &mut progress)?,
+        Model::Timesnet => run(
+            &TimesNetParams::default(),
+            &data,
+            &params,
+            &device,
+            &mut progress,
+        )?,
+        Model::Fedformer => run(
+            &FedFormerParams::default(),
+            &data,
+            &params,
+            &device,
+            &mut progress,
+        )?,
     };
     progress.bar.finish_and_clear();
     let total = start.elapsed().as_secs_f64();
@@ -209,6 +233,8 @@ fn model_name(model: Model) -> &'static str {
         Model::Patchtst => PatchTstParams::default().name(),
         Model::Dlinear => DLinearParams::default().name(),
         Model::Nlinear => NLinearParams.name(),
+        Model::Timesnet => TimesNetParams::default().name(),
+        Model::Fedformer => FedFormerParams::default().name(),
     }
 }
 

@@ -6,6 +6,7 @@ mod decision;
 mod error;
 mod experiment;
 mod forecast;
+mod multi_asset;
 mod solver;
 mod spo;
 mod train;
@@ -20,11 +21,15 @@ pub use decision::{DecisionRule, allocate, conformal_radii, radii_coverage, top_
 pub use error::{PnoError, Result};
 pub use experiment::{ExperimentReport, MethodResult, evaluate, run_experiment};
 pub use forecast::{
-    DLinear, DLinearParams, DLinearValidParams, Forecaster, ForecasterParams,
-    MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst, PatchTstParams, PatchTstValidParams,
-    RevIn, predict,
+    DLinear, DLinearParams, DLinearValidParams, FedFormer, FedFormerParams, FedFormerValidParams,
+    Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst,
+    PatchTstParams, PatchTstValidParams, RevIn, TimesNet, TimesNetParams, TimesNetValidParams,
+    predict,
 };
 pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
+pub use multi_asset::{
+    MAX_MULTI_ASSET_CELLS, MultiAssetProblem, MultiAssetSolution, predict_channels,
+};
 #[cfg(feature = "highs")]
 pub use solver::highs::solve_with_highs;
 pub use solver::{RiskConstraint, RiskSolution, quantile, solve_risk_aware};

@@ -6,15 +6,20 @@
 //!
 //! Burn types stay inside this crate's training code; [`predict`] takes and returns ndarray.
 
+mod dft;
 mod dlinear;
+mod fedformer;
 mod nlinear;
 mod patchtst;
 mod revin;
+mod timesnet;
 
 pub use dlinear::{DLinear, DLinearParams, DLinearValidParams};
+pub use fedformer::{FedFormer, FedFormerParams, FedFormerValidParams};
 pub use nlinear::{NLinear, NLinearParams};
 pub use patchtst::{PatchTst, PatchTstParams, PatchTstValidParams};
 pub use revin::RevIn;
+pub use timesnet::{TimesNet, TimesNetParams, TimesNetValidParams};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -96,3 +101,6 @@ pub fn predict<F: Forecaster>(
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| PnoError::Tensor(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -398,4 +398,4 @@ fn finish<M>(best: Best<M>, history: Vec<EpochReport>) -> Result<Trained<M>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 /// that a seeded run is not disturbed by another test drawing from the same generator.
 static BURN_RNG: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
+/// The lock on [`BURN_RNG`] (also taken by the forecaster tests, which draw weights too).
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     BURN_RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
 
