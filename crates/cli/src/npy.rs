@@ -58,7 +58,7 @@ pub(crate) fn check_prefix<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<(
         ));
     }
     // The header is a Python literal; ndarray-npy's parser backtracks on deeply nested
-    // brackets (fuzzing found a 330-byte header that took over 10 s). A float matrix's header
+    // brackets (fuzzing found a 118-byte header that took over 10 s). A float matrix's header
     // nests two deep (`{… (rows, cols) …}`), so anything deeper is refused before parsing.
     let mut text = vec![0u8; usize::try_from(header_len).unwrap_or(0)];
     r.read_exact(&mut text).map_err(|_| "truncated header")?;
