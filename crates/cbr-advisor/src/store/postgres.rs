@@ -527,22 +527,7 @@ fn insert_case(tx: &mut Transaction<'_>, n_features: usize, case: &CaseRows<'_>)
         .collect();
     let marks: String = (0..n_features).map(|k| format!(", ${}", k + 2)).collect();
     let sql = format!("INSERT INTO customers(id{cols}) VALUES ($1{marks}) RETURNING seq");
-    let nums: Vec<Option<f64>> = case
-        .cells
-        .iter()
-        .map(|c| match c {
-            Cell::Num(x) => Some(*x),
-            _ => None,
-        })
-        .collect();
-    let codes: Vec<Option<i64>> = case
-        .cells
-        .iter()
-        .map(|c| match c {
-            Cell::Code(x) => Some(*x),
-            _ => None,
-        })
-        .collect();
+    let (nums, codes) = split_cells(&case.cells);
     let st = tx
         .prepare(&sql)
         .map_err(|e| pg_err("customers", row(), &e))?;
@@ -722,22 +707,7 @@ impl PostgresStore {
             for (k, r) in data.customers.iter().enumerate() {
                 let rows = case_rows(&empty, r)?;
                 let cseq = k as i64 + 1;
-                let nums: Vec<Option<f64>> = rows
-                    .cells
-                    .iter()
-                    .map(|c| match c {
-                        Cell::Num(x) => Some(*x),
-                        _ => None,
-                    })
-                    .collect();
-                let codes: Vec<Option<i64>> = rows
-                    .cells
-                    .iter()
-                    .map(|c| match c {
-                        Cell::Code(x) => Some(*x),
-                        _ => None,
-                    })
-                    .collect();
+                let (nums, codes) = split_cells(&rows.cells);
                 let mut vals: Vec<&(dyn ToSql + Sync)> = vec![&cseq, &rows.id];
                 for (j, f) in schema.features().iter().enumerate() {
                     vals.push(match f.kind {
@@ -837,6 +807,26 @@ impl CaseStore for PostgresStore {
         let r = self.retain_inner(cb, record);
         self.note(r)
     }
+}
+
+/// A customer's cells as the two typed column sets of its row: numbers (`NULL` elsewhere) and
+/// category codes (`NULL` elsewhere).
+fn split_cells(cells: &[Cell]) -> (Vec<Option<f64>>, Vec<Option<i64>>) {
+    let nums = cells
+        .iter()
+        .map(|c| match c {
+            Cell::Num(x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    let codes = cells
+        .iter()
+        .map(|c| match c {
+            Cell::Code(x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    (nums, codes)
 }
 
 #[cfg(test)]
