@@ -147,6 +147,18 @@ pub(crate) fn store_err(table: &str, row: Option<String>, problem: StoreProblem)
     }
 }
 
+/// The error for a database whose schema version is newer than this code's.
+pub(crate) fn newer_schema(found: u32) -> CbrError {
+    store_err(
+        "schema_migrations",
+        Some(format!("version={found}")),
+        StoreProblem::NewerSchema {
+            found,
+            supported: STORE_SCHEMA_VERSION,
+        },
+    )
+}
+
 /// One cell of a customer's feature column.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Cell {

@@ -22,8 +22,8 @@ use postgres::{Client, NoTls, Row, Transaction};
 use super::{
     Assembler, CaseRows, CaseStore, Cell, CustomerRow, HoldingRow, PortfolioRow, ProductRow,
     STORE_SCHEMA_VERSION, SchemaRows, case_rows, catalogue_from_rows, feature_column, merge,
-    next_backoff, product_rows, record_from_rows, schema_from_rows, schema_rows, store_err,
-    validate_data,
+    newer_schema, next_backoff, product_rows, record_from_rows, schema_from_rows, schema_rows,
+    store_err, validate_data,
 };
 use crate::error::StoreProblem;
 use crate::product::Catalogue;
@@ -242,7 +242,7 @@ impl PostgresStore {
         let c = self.client()?;
         let found = version(c)?;
         if found > STORE_SCHEMA_VERSION {
-            return Err(newer(found));
+            return Err(newer_schema(found));
         }
         if found == STORE_SCHEMA_VERSION {
             return Ok(());
@@ -266,7 +266,7 @@ impl PostgresStore {
             .map_err(e)?;
         let found = u32::try_from(found).unwrap_or(u32::MAX);
         if found > STORE_SCHEMA_VERSION {
-            return Err(newer(found));
+            return Err(newer_schema(found));
         }
         for &(v, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
             tx.batch_execute(sql).map_err(e)?;
@@ -299,17 +299,6 @@ fn version(c: &mut Client) -> Result<u32> {
         .try_get(0)
         .map_err(e)?;
     Ok(u32::try_from(v).unwrap_or(u32::MAX))
-}
-
-fn newer(found: u32) -> CbrError {
-    store_err(
-        "schema_migrations",
-        Some(format!("version={found}")),
-        StoreProblem::NewerSchema {
-            found,
-            supported: STORE_SCHEMA_VERSION,
-        },
-    )
 }
 
 /// Runs `sql` and decodes every row with `f` (a column of the wrong type is an
@@ -575,14 +564,19 @@ fn insert_case(tx: &mut Transaction<'_>, n_features: usize, case: &CaseRows<'_>)
 }
 
 impl PostgresStore {
-    fn load_inner(&mut self) -> Result<CaseBase> {
-        let c = self.client()?;
-        let mut tx = c
+    /// A read-only repeatable-read transaction: one consistent snapshot for a whole load or
+    /// export.
+    fn snapshot(&mut self) -> Result<postgres::Transaction<'_>> {
+        self.client()?
             .build_transaction()
             .read_only(true)
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .start()
-            .map_err(|e| pg_err("customers", None, &e))?;
+            .map_err(|e| pg_err("customers", None, &e))
+    }
+
+    fn load_inner(&mut self) -> Result<CaseBase> {
+        let mut tx = self.snapshot()?;
         let (schema, catalogue) = schema_and_catalogue(&mut tx)?;
         let mut asm = Assembler::new(schema.clone(), catalogue);
         walk(tx, &schema, |c, p| asm.push(c, p))?;
@@ -590,13 +584,7 @@ impl PostgresStore {
     }
 
     fn export_inner(&mut self) -> Result<CaseBaseData> {
-        let c = self.client()?;
-        let mut tx = c
-            .build_transaction()
-            .read_only(true)
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .start()
-            .map_err(|e| pg_err("customers", None, &e))?;
+        let mut tx = self.snapshot()?;
         let (schema, products) = schema_and_catalogue(&mut tx)?;
         let mut customers = Vec::new();
         walk(tx, &schema, |c, p| {

@@ -15,7 +15,8 @@ use rusqlite::{Connection, ErrorCode as SqlCode, OptionalExtension, TransactionB
 use super::{
     Assembler, CaseRows, CaseStore, Cell, CustomerRow, HoldingRow, PortfolioRow, ProductRow,
     STORE_SCHEMA_VERSION, SchemaRows, case_rows, catalogue_from_rows, feature_column, merge,
-    product_rows, record_from_rows, schema_from_rows, schema_rows, store_err, validate_data,
+    newer_schema, product_rows, record_from_rows, schema_from_rows, schema_rows, store_err,
+    validate_data,
 };
 use crate::error::StoreProblem;
 use crate::product::Catalogue;
@@ -173,7 +174,7 @@ impl SqliteStore {
     fn migrate(&mut self) -> Result<()> {
         let found = version(&self.conn)?;
         if found > STORE_SCHEMA_VERSION {
-            return Err(newer(found));
+            return Err(newer_schema(found));
         }
         if found == STORE_SCHEMA_VERSION {
             return Ok(());
@@ -191,7 +192,7 @@ impl SqliteStore {
         // Another process may have migrated between the check and the lock.
         let found = version(&tx)?;
         if found > STORE_SCHEMA_VERSION {
-            return Err(newer(found));
+            return Err(newer_schema(found));
         }
         for &(v, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
             tx.execute_batch(sql).map_err(e)?;
@@ -351,17 +352,6 @@ fn version(c: &Connection) -> Result<u32> {
         )
         .map_err(e)?;
     Ok(u32::try_from(v).unwrap_or(u32::MAX))
-}
-
-fn newer(found: u32) -> CbrError {
-    store_err(
-        "schema_migrations",
-        Some(format!("version={found}")),
-        StoreProblem::NewerSchema {
-            found,
-            supported: STORE_SCHEMA_VERSION,
-        },
-    )
 }
 
 fn to_sql(c: &Cell) -> rusqlite::types::Value {
