@@ -13,6 +13,8 @@
 //! 1–5 with probabilities .1/.2/.3/.25/.15 (at least the lowest fund's level), ranges
 //! `[⌊0.05·U⌋, ⌈0.2·U⌉]` for funds 0–3 and `[0, ⌈0.2·U⌉]` for funds 4–7. `--check` also
 //! solves in memory and compares (small sizes only). The shards are deleted unless `--keep`.
+//! `--cli` writes the command line's inputs instead (`fundalloc allocate --revenue DIR/revenue`,
+//! a folder of shards larger than memory; docs/benchmarks.md has the run).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -50,6 +52,11 @@ struct Args {
     /// Keep the shards.
     #[arg(long)]
     keep: bool,
+    /// Write the command line's inputs instead of solving: `revenue/` (the row shards),
+    /// `customers.csv` and `funds.csv` (exact exposures `U/8` per fund) in `--dir`, for
+    /// `fundalloc allocate --revenue DIR/revenue --memory-budget MIB …`.
+    #[arg(long)]
+    cli: bool,
 }
 
 const F: usize = 8;
@@ -145,6 +152,41 @@ impl RowSource<f32> for Shards {
     }
 }
 
+/// Moves the revenue shards to `dir/revenue/` and writes `customers.csv` (ids `u0…`, the
+/// tolerance shards' levels, which are then deleted) and `funds.csv` for the command line.
+fn write_cli_inputs(dir: &Path, files: &[(PathBuf, PathBuf)], u: usize) -> Result<(), BoxError> {
+    use std::io::Write;
+    let revenue = dir.join("revenue");
+    fs::create_dir_all(&revenue)?;
+    let mut customers = std::io::BufWriter::new(fs::File::create(dir.join("customers.csv"))?);
+    writeln!(customers, "customer_id,risk_tolerance")?;
+    let mut next = 0usize;
+    for (pe, pt) in files {
+        let t: Array1<u8> = ndarray_npy::read_npy(pt)?;
+        for level in t {
+            writeln!(customers, "u{next},{level}")?;
+            next += 1;
+        }
+        fs::remove_file(pt)?;
+        if let Some(name) = pe.file_name() {
+            fs::rename(pe, revenue.join(name))?;
+        }
+    }
+    customers.flush()?;
+    let mut funds = String::from("fund_id,risk_level,exposure\n");
+    for f in 0..F {
+        let d = u / F + if f == 0 { u % F } else { 0 };
+        funds.push_str(&format!("fund{f},{},{d}\n", 1 + 5 * f / F));
+    }
+    fs::write(dir.join("funds.csv"), funds)?;
+    eprintln!(
+        "wrote {0}/revenue/ ({1} shards), {0}/customers.csv and {0}/funds.csv",
+        dir.display(),
+        files.len()
+    );
+    Ok(())
+}
+
 fn peak_rss_mb() -> f64 {
     fs::read_to_string("/proc/self/status")
         .ok()
@@ -174,6 +216,9 @@ fn main() -> Result<(), BoxError> {
         files.len(),
         peak_rss_mb()
     );
+    if args.cli {
+        return write_cli_inputs(&args.dir, &files, u);
+    }
     let risk: Vec<RiskLevel> = (0..F)
         .map(|f| RiskLevel::new(1 + (5 * f / F) as u8))
         .collect();

@@ -144,7 +144,7 @@ impl Default for OutOfCoreValidParams {
     fn default() -> Self {
         Self {
             budget_rows: 4 << 20,
-            max_rounds: 16,
+            max_rounds: 64,
         }
     }
 }
@@ -183,7 +183,7 @@ impl OutOfCoreReport {
 }
 
 impl OutOfCore {
-    /// Budget 4 Mi rows, at most 16 pricing rounds.
+    /// Budget 4 Mi rows, at most 64 pricing rounds (each one more pass over the source).
     pub fn new() -> Self {
         Self::default()
     }
@@ -389,20 +389,17 @@ impl OutOfCoreValidParams {
                         tolerance: delta,
                     });
                 }
-                // Move the prices of the funds whose range the settled customers alone break
-                // (or cannot reach) by the band width, and repeat.
+                // Move the prices of the funds whose range the settled customers alone break,
+                // or that the residual customers cannot fill or relieve (Hall's conditions by
+                // risk level), by the band width, and repeat.
                 // The step doubles while a fund keeps needing a move in the same direction.
+                let dirs = price_directions(&settled, &res_t, fund_risk, exposure, k, at_most);
                 let mut moved = false;
-                for g in 0..f {
-                    let reach = settled[g].saturating_add(n_res as u64);
-                    let dir = if settled[g] > exposure[g].max {
-                        1.0
-                    } else if reach < exposure[g].min {
-                        -1.0
-                    } else {
+                for (g, &dir) in dirs.iter().enumerate() {
+                    if dir == 0.0 {
                         step[g] = 0.0;
                         continue;
-                    };
+                    }
                     step[g] = if step[g] * dir > 0.0 {
                         step[g] * 2.0
                     } else {
@@ -419,24 +416,36 @@ impl OutOfCoreValidParams {
             };
             drop(res_e);
             drop(res_t);
-            let moved = q
+            // How much any settled customer's margin can shrink from q to q2: a difference of
+            // reduced revenues moves by at most the spread of the price moves; with "at most
+            // K" a reduced revenue is also compared with 0, so by up to twice the largest move.
+            // (With exactly K the prices are only defined up to a common shift, which the
+            // spread ignores.)
+            let (lo, hi) = q
                 .iter()
                 .zip(&q2)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f64, f64::max);
-            if 2.0 * moved >= delta && n_res > 0 && moved > 0.0 {
+                .map(|(a, b)| b - a)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), d| {
+                    (lo.min(d), hi.max(d))
+                });
+            let shrink = if at_most {
+                2.0 * lo.abs().max(hi.abs())
+            } else {
+                hi - lo
+            };
+            if shrink >= delta && n_res > 0 && shrink > 0.0 {
                 if rounds >= self.max_rounds {
                     return Err(AllocError::GapNotClosed {
                         objective: f64::NAN,
                         bound: f64::NAN,
-                        gap: moved,
-                        tolerance: delta / 2.0,
+                        gap: shrink,
+                        tolerance: delta,
                     });
                 }
                 // Repeat at the new prices with a margin that covers the move (halved again
                 // by the pricing pass if the residual outgrows the budget).
                 q = q2;
-                delta = delta.max(4.0 * moved);
+                delta = delta.max(2.0 * shrink);
                 continue;
             }
             // 4. Final pass: emit, sum primal and dual at q2.
@@ -599,6 +608,89 @@ fn check_block<T: Real>(rows: &[T], tol: &[RiskLevel], f: usize) -> Result<()> {
     Ok(())
 }
 
+/// Which fund prices must move when the residual problem is infeasible: `+1` (raise) for a
+/// fund whose maximum the settled customers alone exceed, or for the low-risk funds when the
+/// residual customers who can hold only them need more than their remaining maximums; `−1`
+/// (lower) for the funds of risk `≥ r` when the residual customers who tolerate `r` cannot give
+/// them the units their minimums still need. Eligibility is nested by risk level, so these
+/// per-level counts are Hall's conditions of the residual transportation problem (exact for
+/// K = 1). Overflowing funds alone move when there are any. `0`: no reason found.
+fn price_directions(
+    settled: &[u64],
+    res_t: &[RiskLevel],
+    fund_risk: &[RiskLevel],
+    exposure: &[ExposureRange],
+    k: usize,
+    at_most: bool,
+) -> Vec<f64> {
+    let f = fund_risk.len();
+    let mut dir: Vec<f64> = (0..f)
+        .map(|g| {
+            if settled[g] > exposure[g].max {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    if dir.iter().any(|&d| d != 0.0) {
+        // Overflowing funds first: the others' shortages follow from them.
+        return dir;
+    }
+    let mut per_level = [0u64; 256];
+    for t in res_t {
+        per_level[usize::from(t.get())] += 1;
+    }
+    let mut levels: Vec<u8> = fund_risk.iter().map(|r| r.get()).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    // The lowest level's "funds of risk ≥ r" are all funds: their total is met whenever the
+    // residual's customer count is, and no relative price move changes it.
+    for &r in levels.iter().skip(1) {
+        let high = |g: usize| fund_risk[g].get() >= r;
+        // Units the residual must still give the funds of risk ≥ r, and can: a customer of
+        // tolerance t gives at most one unit to each of them it may hold, K in all.
+        let demand: u128 = (0..f)
+            .filter(|&g| high(g))
+            .map(|g| u128::from(exposure[g].min.saturating_sub(settled[g])))
+            .sum();
+        let supply: u128 = (usize::from(r)..256)
+            .map(|t| {
+                let held = (0..f)
+                    .filter(|&g| high(g) && usize::from(fund_risk[g].get()) <= t)
+                    .count();
+                u128::from(per_level[t]) * held.min(k) as u128
+            })
+            .sum();
+        if demand > supply {
+            for g in (0..f).filter(|&g| high(g)) {
+                if dir[g] == 0.0 {
+                    dir[g] = -1.0;
+                }
+            }
+        }
+        // With exactly K, the residual customers of tolerance < r hold K funds of risk < r,
+        // within what those funds' maximums leave.
+        if !at_most {
+            let need: u128 = (0..usize::from(r))
+                .map(|t| u128::from(per_level[t]) * k as u128)
+                .sum();
+            let room: u128 = (0..f)
+                .filter(|&g| !high(g))
+                .map(|g| u128::from(exposure[g].max.saturating_sub(settled[g])))
+                .sum();
+            if need > room {
+                for g in (0..f).filter(|&g| !high(g)) {
+                    if dir[g] == 0.0 {
+                        dir[g] = 1.0;
+                    }
+                }
+            }
+        }
+    }
+    dir
+}
+
 fn eligibility(fund_risk: &[RiskLevel]) -> Box<[u64; 256]> {
     let mut elig = Box::new([0u64; 256]);
     for (t, m) in elig.iter_mut().enumerate() {
@@ -696,6 +788,41 @@ mod tests {
         let r = check(&problem, 16_384);
         assert!(r.residual <= 16_384);
         assert!(r.passes >= 3);
+    }
+
+    /// The CLI's instance shape (`out_of_core --cli`): exact exposures `U/8` with risk levels
+    /// `1 + 5f/8`, so the riskiest fund's quota is close to the share of customers allowed it.
+    /// Before the per-level Hall checks the residual lacked tolerant customers in every round
+    /// and the solve gave up (`GapNotClosed`).
+    #[test]
+    fn exact_exposures_with_tight_risk_levels() {
+        let u = 200_000;
+        let base: AllocationProblem<f32> = LctLike::new(u, 8).seed(11).generate().unwrap();
+        let cumulative = [0.10, 0.30, 0.60, 0.85, 1.0];
+        let mut state = 7u64;
+        let tolerance: Vec<RiskLevel> = (0..u)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let x = (state >> 11) as f64 / (1u64 << 53) as f64;
+                RiskLevel::new(1 + cumulative.iter().position(|&c| x < c).unwrap_or(4) as u8)
+            })
+            .collect();
+        let risk: Vec<RiskLevel> = (0..8)
+            .map(|f| RiskLevel::new(1 + (5 * f / 8) as u8))
+            .collect();
+        let exposure = vec![ExposureRange::exact((u / 8) as u64); 8];
+        let p = AllocationProblem::new(
+            base.revenue().clone(),
+            tolerance,
+            risk,
+            PerCustomer::Exactly(1),
+            exposure,
+        )
+        .unwrap();
+        let r = check(&p, 16_384);
+        assert!(r.rounds >= 1);
     }
 
     #[test]

@@ -9,10 +9,13 @@ use fundalloc_allocator::{
 
 use crate::Failure;
 use crate::input::{self, InputError, Revenue};
+use crate::large;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AllocateArgs {
-    /// Revenue matrix E: `.npy` (f32/f64, C order, customers × funds) or `.csv`.
+    /// Revenue matrix E: `.npy` (f32/f64, C order, customers × funds), a folder of row-shard
+    /// `.npy` files (read in name order) or `.csv`. A `.npy` matrix larger than
+    /// `--memory-budget`, and any folder, is solved out of core (exact solver only).
     #[arg(long)]
     revenue: PathBuf,
     /// CSV with columns `customer_id,risk_tolerance` (any order; other columns are ignored).
@@ -48,6 +51,57 @@ pub(crate) struct AllocateArgs {
     /// fund id; new funds start at 0).
     #[arg(long)]
     warm_prices: Option<PathBuf>,
+    /// Memory for the revenue matrix and the solver, in MiB (default: half of the available
+    /// memory). A `.npy` revenue that needs more is solved out of core in this budget:
+    /// sequential passes over the file, the exact optimum with its certified gap.
+    #[arg(long)]
+    memory_budget: Option<u64>,
+}
+
+/// The budget when `--memory-budget` is not given and the system does not say: 4 GiB.
+const DEFAULT_BUDGET_BYTES: u64 = 4 << 30;
+
+/// `--memory-budget` in bytes, or half of `MemAvailable` (Linux), or [`DEFAULT_BUDGET_BYTES`].
+fn memory_budget(args: &AllocateArgs) -> Result<u64, Failure> {
+    match args.memory_budget {
+        Some(0) => Err(Failure::Argument(AllocError::InvalidParameter(
+            fundalloc_allocator::InvalidParameter::new(
+                "--memory-budget",
+                0,
+                "must be at least 1 MiB",
+            ),
+        ))),
+        Some(mib) => Ok(mib.saturating_mul(1 << 20)),
+        None => Ok(std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("MemAvailable:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .map_or(DEFAULT_BUDGET_BYTES, |kib| kib.saturating_mul(1024) / 2)),
+    }
+}
+
+/// Refuses what the out-of-core path cannot do (every solver but `exact`, warm starts).
+fn check_out_of_core(args: &AllocateArgs, why: &str) -> Result<(), Failure> {
+    let refuse = |name: &'static str, value: String| {
+        Err(Failure::Argument(AllocError::InvalidParameter(
+            fundalloc_allocator::InvalidParameter::new(
+                name,
+                format_args!("{value} ({why})"),
+                "needs the matrix in memory; out of core, only --solver exact without a warm \
+                 start runs",
+            ),
+        )))
+    };
+    if args.solver != SolverKind::Exact {
+        return refuse("--solver", args.solver.to_string());
+    }
+    if let Some(p) = args.warm_from.as_ref().or(args.warm_prices.as_ref()) {
+        return refuse("--warm-from/--warm-prices", p.display().to_string());
+    }
+    Ok(())
 }
 
 /// The one place that maps a [`SolverKind`] to a solver (exhaustive: a new kind fails to
@@ -97,8 +151,43 @@ pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure
             ),
         )));
     }
-    let customers = input::read_customers(&args.customers).map_err(Failure::Input)?;
     let funds = input::read_funds(&args.funds).map_err(Failure::Input)?;
+    let is_dir = args.revenue.is_dir();
+    let is_npy = is_dir
+        || args
+            .revenue
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if is_npy {
+        // Only the headers are read here: whether the matrix fits decides the path before the
+        // customers file (possibly billions of rows) is read.
+        let rows = large::NpyRows::open(&args.revenue, funds.ids.len()).map_err(Failure::Input)?;
+        let budget = memory_budget(args)?;
+        if is_dir || !rows.fits_in(budget) {
+            let why = if is_dir {
+                "the revenue is a folder of shards".to_string()
+            } else {
+                format!(
+                    "the revenue ({} bytes of values) needs more than the memory budget ({budget} bytes)",
+                    rows.data_bytes()
+                )
+            };
+            check_out_of_core(args, &why)?;
+            let budget_rows = rows
+                .budget_rows(budget)
+                .map_err(|e| Failure::Input(input::too_large(Path::new("--memory-budget"), e)))?;
+            return large::allocate(&large::Request {
+                rows: &rows,
+                customers: &args.customers,
+                funds: &funds,
+                k: args.k,
+                budget_rows,
+                out: args.out.as_deref(),
+                prices_out: args.prices_out.as_deref(),
+            });
+        }
+    }
+    let customers = input::read_customers(&args.customers).map_err(Failure::Input)?;
     let priority = match &args.priority {
         None => None,
         Some(names) => Some(
@@ -116,10 +205,6 @@ pub(crate) fn allocate(args: &AllocateArgs) -> Result<serde_json::Value, Failure
                 .collect::<Result<Vec<usize>, Failure>>()?,
         ),
     };
-    let is_npy = args
-        .revenue
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let revenue = if is_npy {
         input::read_npy(&args.revenue, customers.ids.len(), funds.ids.len())
     } else {

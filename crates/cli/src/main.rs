@@ -7,6 +7,7 @@ mod features;
 #[cfg(test)]
 mod fuzz_replay;
 mod input;
+mod large;
 mod npy;
 mod predict;
 mod serve;

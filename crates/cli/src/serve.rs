@@ -39,6 +39,15 @@ pub(crate) fn write_prices<T: Real>(
     fund_ids: &[String],
 ) -> Result<(), Failure> {
     let prices = certificate.prices_for(problem).map_err(Failure::Solver)?;
+    write_prices_file(path, prices, fund_ids)
+}
+
+/// Writes `prices` with the fund ids, atomically (also the out-of-core solve's prices).
+pub(crate) fn write_prices_file(
+    path: &Path,
+    prices: FundPrices,
+    fund_ids: &[String],
+) -> Result<(), Failure> {
     let file = PricesFile {
         format: FORMAT.to_string(),
         fund_ids: fund_ids.to_vec(),
