@@ -28,7 +28,8 @@ pub use forecast::{
 };
 pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
 pub use multi_asset::{
-    MAX_MULTI_ASSET_CELLS, MultiAssetProblem, MultiAssetSolution, predict_channels,
+    MAX_MULTI_ASSET_CELLS, MultiAssetDataset, MultiAssetProblem, MultiAssetSolution,
+    predict_channels,
 };
 #[cfg(feature = "highs")]
 pub use solver::highs::solve_with_highs;
@@ -36,6 +37,7 @@ pub use solver::{RiskConstraint, RiskSolution, quantile, solve_risk_aware};
 pub use spo::{SpoPlus, spo_plus, spo_plus_batch};
 pub use train::{
     EpochReport, Method, Phase, TrainParams, Trained, ValidTrainParams, calibrate, fit,
+    fit_multi_asset,
 };
 
 /// The items most programs need: `use fundalloc_timeseries_pno::prelude::*;`.
