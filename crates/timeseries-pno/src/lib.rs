@@ -19,7 +19,10 @@ pub use data::{
 };
 pub use decision::{DecisionRule, allocate, conformal_radii, radii_coverage, top_k_allocation};
 pub use error::{PnoError, Result};
-pub use experiment::{ExperimentReport, MethodResult, evaluate, run_experiment};
+pub use experiment::{
+    ExperimentReport, MethodResult, MultiAssetReport, MultiAssetResult, evaluate,
+    evaluate_multi_asset, run_experiment, run_multi_asset_experiment,
+};
 pub use forecast::{
     DLinear, DLinearParams, DLinearValidParams, FedFormer, FedFormerParams, FedFormerValidParams,
     Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst,

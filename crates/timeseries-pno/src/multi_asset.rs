@@ -224,6 +224,12 @@ impl Cells {
         Self { scale: vec![1.0] }
     }
 
+    /// Given per-asset scales (tests build layouts without a dataset).
+    #[cfg(test)]
+    pub(crate) fn with_scale(scale: Vec<f64>) -> Self {
+        Self { scale }
+    }
+
     /// A, the number of assets (rows per window).
     pub(crate) fn assets(&self) -> usize {
         self.scale.len()
@@ -250,10 +256,7 @@ impl Cells {
     /// The rows of the windows `windows` (window i holds rows `i·A .. i·A + A`).
     pub(crate) fn rows_of(&self, windows: &[usize]) -> Vec<usize> {
         let a = self.assets();
-        windows
-            .iter()
-            .flat_map(|&w| (w * a)..(w * a + a))
-            .collect()
+        windows.iter().flat_map(|&w| (w * a)..(w * a + a)).collect()
     }
 
     /// Standardised rows `[n·A, H]` → cost cells `[n, H·A]`:
@@ -480,8 +483,8 @@ fn interleave_segments(parts: &[&SegmentData]) -> Result<SegmentData> {
     let rows: Vec<usize> = (0..n * a).map(|r| (r % a) * n + r / a).collect();
     let stack = |pick: fn(&SegmentData) -> &Array2<f64>| -> Result<Array2<f64>> {
         let views: Vec<_> = parts.iter().map(|p| pick(p).view()).collect();
-        let stacked = ndarray::concatenate(Axis(0), &views)
-            .map_err(|e| PnoError::Tensor(e.to_string()))?;
+        let stacked =
+            ndarray::concatenate(Axis(0), &views).map_err(|e| PnoError::Tensor(e.to_string()))?;
         Ok(stacked.select(Axis(0), &rows))
     };
     Ok(SegmentData::from_parts(

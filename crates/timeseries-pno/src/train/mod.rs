@@ -91,7 +91,13 @@ pub fn calibrate<F: Forecaster>(
     params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
 ) -> Result<(Array1<f64>, RiskConstraint)> {
-    calibrate_checked(model, calibration, &Cells::single(), &params.check()?, device)
+    calibrate_checked(
+        model,
+        calibration,
+        &Cells::single(),
+        &params.check()?,
+        device,
+    )
 }
 
 /// Algorithm 1 on the decision cells (per asset and step): the radii (length H·A, cost units)
