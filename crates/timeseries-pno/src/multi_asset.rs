@@ -274,7 +274,7 @@ impl Cells {
     /// The chain rule back through [`to_cells`](Self::to_cells): a gradient on the cells
     /// `[n, H·A]` → the gradient on the standardised rows `[n·A, H]`
     /// (`rows[i·A + j, h] = scale_j · cells[i, h·A + j]`).
-    pub(crate) fn from_cells(&self, cells: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+    pub(crate) fn cells_to_rows(&self, cells: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
         let a = self.assets();
         let (n, ha) = cells.dim();
         if a == 0 || !ha.is_multiple_of(a) {
@@ -360,7 +360,7 @@ impl MultiAssetDataset {
         for data in &assets {
             let scaler = data.series().scaler();
             let mean = scaler.mean();
-            if !(mean > 0.0) {
+            if mean <= 0.0 {
                 return Err(PnoError::from(InvalidParameter::new(
                     "training mean",
                     mean,

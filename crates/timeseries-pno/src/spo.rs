@@ -178,7 +178,7 @@ mod tests {
 
         /// SPO+ on the flattened H·A cells of a panel, as the multi-asset training loop uses
         /// it: the loss of standardised rows `z` (`[A, H]`) through the per-asset cost scale,
-        /// and its gradient `from_cells(∂ℓ/∂c)`, checked by central finite differences in `z`.
+        /// and its gradient `cells_to_rows(∂ℓ/∂c)`, checked by central finite differences in `z`.
         #[test]
         fn flattened_multi_asset_gradient_matches_finite_differences(
             pred in proptest::collection::vec(-3.0..3.0f64, 8),
@@ -200,7 +200,7 @@ mod tests {
             let at = loss(&pred);
             prop_assert!(at.value >= 0.0);
             let g_cells = at.subgradient.clone().insert_axis(ndarray::Axis(0));
-            let g = cells.from_cells(g_cells.view()).unwrap(); // [A, H], row j = asset j
+            let g = cells.cells_to_rows(g_cells.view()).unwrap(); // [A, H], row j = asset j
             let eps = 1e-7;
             for k in 0..pred.len() {
                 let mut up = pred.clone();

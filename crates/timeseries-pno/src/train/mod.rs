@@ -211,7 +211,7 @@ fn run_epoch<F: Forecaster>(
                 let (spo, grads) =
                     spo_plus_batch(constraint, pred_cells.view(), truth_cells.view())?;
                 // ∂ℓ/∂z = scale_j·∂ℓ/∂c (scale 1 for one series), averaged over the windows.
-                let scaled = cells.from_cells(grads.view())? / windows.len() as f64;
+                let scaled = cells.cells_to_rows(grads.view())? / windows.len() as f64;
                 let g: Tensor<2> = to_tensor(scaled.view(), device);
                 let surrogate = (pred * g).sum();
                 let mse_value = f64::from(mse.clone().into_scalar::<f32>());
