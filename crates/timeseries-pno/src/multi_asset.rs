@@ -588,6 +588,26 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Every allocation of one asset alone (same radii and budget) is feasible jointly, so
+        /// the joint optimum is never worse on the costs it is solved for.
+        #[test]
+        fn joint_is_no_worse_than_any_asset_alone((cost, radii, budget) in instance()) {
+            let Ok(joint) = MultiAssetProblem::new(radii.view(), budget) else {
+                return Ok(());
+            };
+            let z = joint.solve(cost.view()).unwrap().objective();
+            for j in 0..cost.ncols() {
+                let r = radii.column(j).to_vec();
+                if let Ok(alone) = RiskConstraint::new(&r, budget) {
+                    let single = alone.solve(&cost.column(j).to_vec()).unwrap().objective();
+                    prop_assert!(z <= single + 1e-9, "joint {z} vs asset {j} alone {single}");
+                }
+            }
+        }
+    }
+
     #[cfg(feature = "highs")]
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(100))]
