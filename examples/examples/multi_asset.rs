@@ -144,7 +144,8 @@ fn run<C: ForecasterParams>(
     params: &ValidTrainParams,
     device: &Device,
 ) -> Result<Vec<MultiAssetResult>, Box<dyn std::error::Error>> {
-    Ok(run_multi_asset_experiment(config, data, params.clone(), device, &mut Log)?.rows)
+    let never = fundalloc_core_types::CancelToken::new();
+    Ok(run_multi_asset_experiment(config, data, params.clone(), device, &never, &mut Log)?.rows)
 }
 
 fn pct(v: Option<f64>) -> String {

@@ -2,7 +2,7 @@
 //! the same for a panel of assets ([`evaluate_multi_asset`], [`run_multi_asset_experiment`]).
 
 use burn::tensor::Device;
-use fundalloc_core_types::{Observer, ParamGuard, Segment, ShapeMismatch};
+use fundalloc_core_types::{CancelToken, Observer, ParamGuard, Segment, ShapeMismatch};
 use ndarray::{Array1, Axis};
 
 use crate::data::WindowDataset;
@@ -310,7 +310,8 @@ pub struct MultiAssetReport<M> {
 }
 
 /// Trains PtO, fixed PnO (with PtO's flattened risk set) and adaptive PnO jointly on the panel
-/// with [`fit_multi_asset`] and evaluates each with [`evaluate_multi_asset`].
+/// with [`fit_multi_asset`] and evaluates each with [`evaluate_multi_asset`]. `cancel` stops
+/// the training between mini-batches.
 ///
 /// # Errors
 /// As [`fit_multi_asset`] and [`evaluate_multi_asset`].
@@ -319,18 +320,36 @@ pub fn run_multi_asset_experiment<C: ForecasterParams>(
     data: &MultiAssetDataset,
     params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<MultiAssetReport<C::Model>> {
     let params = params.check()?;
-    let pto = fit_multi_asset(config, data, &Method::Pto, params.clone(), device, observer)?;
+    let pto = fit_multi_asset(
+        config,
+        data,
+        &Method::Pto,
+        params.clone(),
+        device,
+        cancel,
+        observer,
+    )?;
     let fixed = Method::PnoFixed(pto.constraint().clone());
-    let pno_fixed = fit_multi_asset(config, data, &fixed, params.clone(), device, observer)?;
+    let pno_fixed = fit_multi_asset(
+        config,
+        data,
+        &fixed,
+        params.clone(),
+        device,
+        cancel,
+        observer,
+    )?;
     let pno_adaptive = fit_multi_asset(
         config,
         data,
         &Method::PnoAdaptive,
         params.clone(),
         device,
+        cancel,
         observer,
     )?;
     let mut rows = Vec::new();

@@ -41,7 +41,9 @@ use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
-use fundalloc_core_types::{InvalidParameter, Observer, ParamGuard, ShapeMismatch, WindowSpec};
+use fundalloc_core_types::{
+    CancelToken, InvalidParameter, Observer, ParamGuard, ShapeMismatch, WindowSpec,
+};
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -185,6 +187,7 @@ fn run_epoch<F: Forecaster>(
     params: &ValidTrainParams,
     epoch: usize,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<(F, f64)> {
     let mut order: Vec<usize> = (0..cells.windows(train.len())?).collect();
@@ -193,6 +196,7 @@ fn run_epoch<F: Forecaster>(
     let batches: Vec<&[usize]> = order.chunks(params.batch_size()).collect();
     let mut total = 0.0;
     for (b, windows) in batches.iter().enumerate() {
+        cancel.check()?;
         let rows = cells.rows_of(windows);
         let x = train.inputs().select(Axis(0), &rows);
         let y = train.targets().select(Axis(0), &rows);
@@ -252,24 +256,35 @@ pub fn fit<C: ForecasterParams>(
         validation: data.validation(),
         cells: &cells,
     };
-    fit_view(model, &view, method, &params.check()?, device, observer)
+    let never = CancelToken::new();
+    fit_view(
+        model,
+        &view,
+        method,
+        &params.check()?,
+        device,
+        &never,
+        observer,
+    )
 }
 
 /// [`fit`] on a panel of A assets: the forecaster is trained on all A series at once
 /// (channel-independent, A rows per window), and the decisions, SPO+ and the radii live on the
 /// H·A flattened cells of [`MultiAssetProblem`](crate::MultiAssetProblem) (index `h·A + j`).
 /// The returned radii have length H·A (cost units, see the `multi_asset` module doc) and the
-/// risk set is the flattened one. A one-asset panel gives exactly [`fit`]'s result.
+/// risk set is the flattened one. A one-asset panel gives exactly [`fit`]'s result. `cancel`
+/// is checked before every mini-batch.
 ///
 /// # Errors
 /// As [`fit`]; [`PnoError::ShapeMismatch`] when a [`Method::PnoFixed`] set does not have H·A
-/// cells.
+/// cells; [`PnoError::Cancelled`] once `cancel` is cancelled or past its deadline.
 pub fn fit_multi_asset<C: ForecasterParams>(
     model: &C,
     data: &MultiAssetDataset,
     method: &Method,
     params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let view = TrainView {
@@ -278,7 +293,15 @@ pub fn fit_multi_asset<C: ForecasterParams>(
         validation: data.validation(),
         cells: data.cells(),
     };
-    fit_view(model, &view, method, &params.check()?, device, observer)
+    fit_view(
+        model,
+        &view,
+        method,
+        &params.check()?,
+        device,
+        cancel,
+        observer,
+    )
 }
 
 /// What the loops train on: the window segments and how a window's rows map to cells.
@@ -295,10 +318,11 @@ fn fit_view<C: ForecasterParams>(
     method: &Method,
     params: &ValidTrainParams,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     match method {
-        Method::Pto => fit_pto(model, view, params, device, observer),
+        Method::Pto => fit_pto(model, view, params, device, cancel, observer),
         Method::PnoFixed(set) => {
             let cells = view.spec.horizon() * view.cells.assets();
             if set.risk().len() != cells {
@@ -308,9 +332,9 @@ fn fit_view<C: ForecasterParams>(
                     set.risk().len(),
                 )));
             }
-            fit_pno(model, view, params, Some(set), device, observer)
+            fit_pno(model, view, params, Some(set), device, cancel, observer)
         }
-        Method::PnoAdaptive => fit_pno(model, view, params, None, device, observer),
+        Method::PnoAdaptive => fit_pno(model, view, params, None, device, cancel, observer),
     }
 }
 
@@ -320,6 +344,7 @@ fn fit_pto<C: ForecasterParams>(
     data: &TrainView<'_>,
     params: &ValidTrainParams,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let train_device = device.clone().autodiff();
@@ -339,6 +364,7 @@ fn fit_pto<C: ForecasterParams>(
             params,
             epoch,
             &train_device,
+            cancel,
             observer,
         )?;
         model = next;
@@ -375,6 +401,7 @@ fn fit_pno<C: ForecasterParams>(
     params: &ValidTrainParams,
     fixed: Option<&RiskConstraint>,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let train_device = device.clone().autodiff();
@@ -406,6 +433,7 @@ fn fit_pno<C: ForecasterParams>(
             params,
             epoch,
             &train_device,
+            cancel,
             observer,
         )?;
         model = next;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::decision::DecisionRule;
 use crate::forecast::{DLinearParams, NLinearParams, PatchTstParams};
-use fundalloc_core_types::NoObserver;
+use fundalloc_core_types::{CancelToken, NoObserver};
 use fundalloc_core_types::{PriceSeries, WindowSpec};
 use std::sync::{Mutex, MutexGuard};
 
@@ -248,6 +248,7 @@ fn one_asset_panel_is_exactly_the_single_series_path() {
             &method,
             params.clone(),
             &device,
+            &CancelToken::new(),
             &mut NoObserver,
         )
         .unwrap();
@@ -335,6 +336,7 @@ fn panels_are_interleaved_and_shapes_follow_h_times_a() {
         &Method::PnoAdaptive,
         params.clone(),
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -404,6 +406,7 @@ fn multi_asset_errors_are_typed() {
             &wrong,
             params.clone(),
             &device,
+            &CancelToken::new(),
             &mut NoObserver
         ),
         Err(PnoError::ShapeMismatch(_))
@@ -415,6 +418,7 @@ fn multi_asset_errors_are_typed() {
         &Method::Pto,
         params.clone(),
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -422,6 +426,27 @@ fn multi_asset_errors_are_typed() {
     assert!(matches!(
         crate::evaluate_multi_asset("x", &t, &other, params, &device),
         Err(PnoError::ShapeMismatch(_))
+    ));
+}
+
+#[test]
+fn multi_asset_training_stops_when_cancelled() {
+    let _guard = serial();
+    let data = panel(2, 300, 16, 4);
+    let params = TrainParams::new().epochs(3).batch_size(16).check().unwrap();
+    let token = CancelToken::new();
+    token.cancel();
+    assert!(matches!(
+        fit_multi_asset(
+            &NLinearParams,
+            &data,
+            &Method::PnoAdaptive,
+            params,
+            &Device::flex(),
+            &token,
+            &mut NoObserver
+        ),
+        Err(PnoError::Cancelled(_))
     ));
 }
 
@@ -445,6 +470,7 @@ fn multi_asset_training_is_deterministic() {
             method,
             params.clone(),
             &device,
+            &CancelToken::new(),
             &mut NoObserver,
         )
         .unwrap()
