@@ -106,6 +106,19 @@ pub struct SegmentData {
 }
 
 impl SegmentData {
+    /// A segment from its matrices (same row count; checked by the callers in this crate).
+    pub(crate) fn from_parts(
+        inputs: Array2<f64>,
+        targets: Array2<f64>,
+        raw_targets: Array2<f64>,
+    ) -> Self {
+        Self {
+            inputs,
+            targets,
+            raw_targets,
+        }
+    }
+
     /// Standardised inputs, one window per row (`[n, M]`).
     pub fn inputs(&self) -> &Array2<f64> {
         &self.inputs

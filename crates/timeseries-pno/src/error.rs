@@ -1,7 +1,7 @@
 //! The one error type of this crate.
 
 use fundalloc_core_types::{
-    CoreError, Empty, InvalidParameter, NonFinite, ShapeMismatch, TooLarge,
+    Cancelled, CoreError, Empty, InvalidParameter, NonFinite, ShapeMismatch, TooLarge,
 };
 
 /// Everything that can go wrong in `fundalloc-timeseries-pno`.
@@ -36,6 +36,10 @@ pub enum PnoError {
     /// An input is larger than this crate accepts (nothing of that size was allocated).
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
+    /// A [`CancelToken`](fundalloc_core_types::CancelToken) stopped the computation (cancelled,
+    /// or past its deadline).
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
     /// A CSV file could not be read or parsed.
     #[error("CSV {path}{}: {reason}", row.map(|r| format!(", data row {r}")).unwrap_or_default())]
     Csv {

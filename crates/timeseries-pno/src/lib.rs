@@ -19,7 +19,10 @@ pub use data::{
 };
 pub use decision::{DecisionRule, allocate, conformal_radii, radii_coverage, top_k_allocation};
 pub use error::{PnoError, Result};
-pub use experiment::{ExperimentReport, MethodResult, evaluate, run_experiment};
+pub use experiment::{
+    ExperimentReport, MethodResult, MultiAssetReport, MultiAssetResult, evaluate,
+    evaluate_multi_asset, run_experiment, run_multi_asset_experiment,
+};
 pub use forecast::{
     DLinear, DLinearParams, DLinearValidParams, FedFormer, FedFormerParams, FedFormerValidParams,
     Forecaster, ForecasterParams, MAX_FORECASTER_WEIGHTS, NLinear, NLinearParams, PatchTst,
@@ -28,7 +31,8 @@ pub use forecast::{
 };
 pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
 pub use multi_asset::{
-    MAX_MULTI_ASSET_CELLS, MultiAssetProblem, MultiAssetSolution, predict_channels,
+    MAX_MULTI_ASSET_CELLS, MultiAssetDataset, MultiAssetProblem, MultiAssetSolution,
+    predict_channels,
 };
 #[cfg(feature = "highs")]
 pub use solver::highs::solve_with_highs;
@@ -36,6 +40,7 @@ pub use solver::{RiskConstraint, RiskSolution, quantile, solve_risk_aware};
 pub use spo::{SpoPlus, spo_plus, spo_plus_batch};
 pub use train::{
     EpochReport, Method, Phase, TrainParams, Trained, ValidTrainParams, calibrate, fit,
+    fit_multi_asset,
 };
 
 /// The items most programs need: `use fundalloc_timeseries_pno::prelude::*;`.

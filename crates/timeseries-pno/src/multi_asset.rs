@@ -14,12 +14,31 @@
 //! fails with [`PnoError::Infeasible`].
 //!
 //! Cells are flattened row-major: cell `(h, j)` is index `h·A + j`.
+//!
+//! # Joint training ([`MultiAssetDataset`], [`fit_multi_asset`](crate::fit_multi_asset))
+//!
+//! The forecasters are univariate, so they forecast the A series *channel-independently*: a
+//! window of the panel is A rows of one batch (row `i·A + j` is asset j of window i), each
+//! standardised with its own asset's training mean and standard deviation, and the MSE is taken
+//! over all rows. The decision needs prices on one scale: asset j's price is normalised by its
+//! training-rows mean `μ_j`, `p̃_{h,j} = p_{h,j}/μ_j` (one unit of asset j costs about 1 over
+//! the training period), which in terms of the standardised value `z` is
+//! `p̃ = κ_j·z + 1` with `κ_j = σ_j/μ_j` (asset j's coefficient of variation on the training
+//! rows). The common `+1` does not change any decision (`Σa = 1`) nor SPO+, so the training
+//! loops work in the *cost units* `c_{h,j} = (κ_j/κ̄)·z_{h,j}`, `κ̄ = mean_j κ_j`: the SPO+ term
+//! keeps the size it has in the single-series loop (so β keeps its meaning), and with A = 1
+//! the cost is `1·z`, exactly the single-series problem. Radii are split-conformal per asset and
+//! step on these cost cells (Algorithm 1 on the `[n, H·A]` matrix), so they are in cost units
+//! too; regret is reported in `p̃` units (fraction of the asset's training-mean price).
 
-use ndarray::{Array2, Array3, ArrayView2, ArrayView3};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 
-use fundalloc_core_types::{Empty, ShapeMismatch, TooLarge};
+use fundalloc_core_types::{
+    Empty, InvalidParameter, PriceSeries, Segment, ShapeMismatch, TooLarge, WindowSpec,
+};
 
 use crate::Device;
+use crate::data::{MAX_SEGMENT_CELLS, SegmentData, WindowDataset};
 use crate::error::{PnoError, Result};
 use crate::forecast::{Forecaster, predict};
 use crate::solver::{RiskConstraint, quantile};
@@ -192,6 +211,289 @@ impl MultiAssetSolution {
     }
 }
 
+/// How the standardised forecast rows of a window map to decision cells: one scale per asset
+/// (`κ_j/κ̄`, see the module doc); a single series is one asset with scale 1.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Cells {
+    scale: Vec<f64>,
+}
+
+impl Cells {
+    /// One series, scale 1: the cells are the forecast row itself.
+    pub(crate) fn single() -> Self {
+        Self { scale: vec![1.0] }
+    }
+
+    /// Given per-asset scales (tests build layouts without a dataset).
+    #[cfg(test)]
+    pub(crate) fn with_scale(scale: Vec<f64>) -> Self {
+        Self { scale }
+    }
+
+    /// A, the number of assets (rows per window).
+    pub(crate) fn assets(&self) -> usize {
+        self.scale.len()
+    }
+
+    /// The per-asset factors from standardised values to cost units.
+    pub(crate) fn scale(&self) -> &[f64] {
+        &self.scale
+    }
+
+    /// The number of windows held by `rows` rows (A rows per window).
+    pub(crate) fn windows(&self, rows: usize) -> Result<usize> {
+        let a = self.assets();
+        if a == 0 || !rows.is_multiple_of(a) {
+            return Err(PnoError::from(ShapeMismatch::new(
+                "rows (a multiple of the number of assets)",
+                format_args!("a multiple of {a}"),
+                rows,
+            )));
+        }
+        Ok(rows / a)
+    }
+
+    /// The rows of the windows `windows` (window i holds rows `i·A .. i·A + A`).
+    pub(crate) fn rows_of(&self, windows: &[usize]) -> Vec<usize> {
+        let a = self.assets();
+        windows.iter().flat_map(|&w| (w * a)..(w * a + a)).collect()
+    }
+
+    /// Standardised rows `[n·A, H]` → cost cells `[n, H·A]`:
+    /// `cells[i, h·A + j] = scale_j · rows[i·A + j, h]`.
+    pub(crate) fn to_cells(&self, rows: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        let a = self.assets();
+        let n = self.windows(rows.nrows())?;
+        let h = rows.ncols();
+        Ok(Array2::from_shape_fn((n, h * a), |(i, cell)| {
+            let (step, j) = (cell / a, cell % a);
+            self.scale[j] * rows[(i * a + j, step)]
+        }))
+    }
+
+    /// The chain rule back through [`to_cells`](Self::to_cells): a gradient on the cells
+    /// `[n, H·A]` → the gradient on the standardised rows `[n·A, H]`
+    /// (`rows[i·A + j, h] = scale_j · cells[i, h·A + j]`).
+    pub(crate) fn cells_to_rows(&self, cells: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        let a = self.assets();
+        let (n, ha) = cells.dim();
+        if a == 0 || !ha.is_multiple_of(a) {
+            return Err(PnoError::from(ShapeMismatch::new(
+                "cells (a multiple of the number of assets)",
+                format_args!("a multiple of {a}"),
+                ha,
+            )));
+        }
+        let h = ha / a;
+        Ok(Array2::from_shape_fn((n * a, h), |(row, step)| {
+            let (i, j) = (row / a, row % a);
+            self.scale[j] * cells[(i, step * a + j)]
+        }))
+    }
+}
+
+/// A panel of A price series on the same dates, prepared for joint training
+/// ([`fit_multi_asset`](crate::fit_multi_asset)): every series is split (70/10/20) and
+/// standardised on its own training rows exactly as a [`WindowDataset`], and the segments hold
+/// the windows interleaved, A rows per window (row `i·A + j` is asset j of window i).
+///
+/// Prices are normalised per asset by the training-rows mean (see the module doc), so the
+/// cost of a cell is comparable across assets.
+///
+/// ```
+/// use fundalloc_core_types::{PriceSeries, WindowSpec};
+/// use fundalloc_timeseries_pno::MultiAssetDataset;
+/// let a: Vec<f64> = (0..200).map(|t| 100.0 + (t as f64 * 0.3).sin()).collect();
+/// let b: Vec<f64> = (0..200).map(|t| 50.0 + (t as f64 * 0.2).cos()).collect();
+/// let data = MultiAssetDataset::new(
+///     vec![PriceSeries::new("a", a)?, PriceSeries::new("b", b)?],
+///     WindowSpec::new(20, 5)?,
+/// )?;
+/// assert_eq!(data.assets(), 2);
+/// assert_eq!(data.test().inputs().nrows(), 2 * data.asset(0).unwrap().test().len());
+/// # Ok::<(), fundalloc_timeseries_pno::PnoError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MultiAssetDataset {
+    assets: Vec<WindowDataset>,
+    train: SegmentData,
+    validation: SegmentData,
+    test: SegmentData,
+    spec: WindowSpec,
+    cells: Cells,
+    unit: f64,
+}
+
+impl MultiAssetDataset {
+    /// Splits, standardises and windows every series of the panel (A ≥ 1 series of the same
+    /// length; asset j is `series[j]`).
+    ///
+    /// # Errors
+    /// [`PnoError::Empty`] for no series, [`PnoError::ShapeMismatch`] for series of different
+    /// lengths, [`PnoError::InvalidParameter`] (`"training mean"`) for a series whose training
+    /// rows do not have a positive mean (the normalisation divides by it),
+    /// [`PnoError::TooLarge`] for a panel over [`MAX_SEGMENT_CELLS`] per segment, and the
+    /// errors of [`WindowDataset::new`] (a spec too long for the series, a constant series).
+    pub fn new(series: Vec<PriceSeries>, spec: WindowSpec) -> Result<Self> {
+        let Some(first) = series.first() else {
+            return Err(PnoError::from(Empty::new("multi-asset series")));
+        };
+        let rows = first.len();
+        if let Some(other) = series.iter().find(|s| s.len() != rows) {
+            return Err(PnoError::from(ShapeMismatch::new(
+                "rows of every asset series",
+                rows,
+                other.len(),
+            )));
+        }
+        let a = series.len();
+        TooLarge::check(
+            "assets × rows × max(M, H)",
+            a as u128 * rows as u128 * spec.lookback().max(spec.horizon()) as u128,
+            MAX_SEGMENT_CELLS as u128,
+        )?;
+        let assets = series
+            .into_iter()
+            .map(|s| WindowDataset::new(s, spec))
+            .collect::<Result<Vec<_>>>()?;
+        let mut kappa = Vec::with_capacity(a);
+        for data in &assets {
+            let scaler = data.series().scaler();
+            let mean = scaler.mean();
+            if mean <= 0.0 {
+                return Err(PnoError::from(InvalidParameter::new(
+                    "training mean",
+                    mean,
+                    "must be positive: prices are normalised by it",
+                )));
+            }
+            kappa.push(scaler.std() / mean);
+        }
+        let unit = kappa.iter().sum::<f64>() / a as f64;
+        let cells = Cells {
+            scale: kappa.iter().map(|k| k / unit).collect(),
+        };
+        let interleave = |pick: fn(&WindowDataset) -> &SegmentData| -> Result<SegmentData> {
+            let parts: Vec<&SegmentData> = assets.iter().map(pick).collect();
+            interleave_segments(&parts)
+        };
+        Ok(Self {
+            train: interleave(WindowDataset::train)?,
+            validation: interleave(WindowDataset::validation)?,
+            test: interleave(WindowDataset::test)?,
+            assets,
+            spec,
+            cells,
+            unit,
+        })
+    }
+
+    /// A, the number of assets.
+    pub fn assets(&self) -> usize {
+        self.assets.len()
+    }
+
+    /// Asset j alone, as a single-series [`WindowDataset`] (`None` past the last asset).
+    pub fn asset(&self, j: usize) -> Option<&WindowDataset> {
+        self.assets.get(j)
+    }
+
+    /// The window spec (M, H), the same for every asset.
+    pub fn spec(&self) -> WindowSpec {
+        self.spec
+    }
+
+    /// Training windows, A rows each (row `i·A + j` is asset j of window i).
+    pub fn train(&self) -> &SegmentData {
+        &self.train
+    }
+
+    /// Validation windows (the calibration set of the per-asset radii), A rows each.
+    pub fn validation(&self) -> &SegmentData {
+        &self.validation
+    }
+
+    /// Test windows, A rows each.
+    pub fn test(&self) -> &SegmentData {
+        &self.test
+    }
+
+    /// The number of windows of a segment (its rows / A).
+    pub fn n_windows(&self, segment: Segment) -> usize {
+        self.segment(segment).len() / self.assets().max(1)
+    }
+
+    fn segment(&self, segment: Segment) -> &SegmentData {
+        match segment {
+            Segment::Train => &self.train,
+            Segment::Validation => &self.validation,
+            Segment::Test => &self.test,
+        }
+    }
+
+    /// `κ_j/κ̄` per asset: standardised value × this = cost units (see the module doc).
+    pub fn cost_scale(&self) -> &[f64] {
+        self.cells.scale()
+    }
+
+    /// `κ̄ = mean_j σ_j/μ_j`: one cost unit in normalised prices `p/μ_j`.
+    pub fn unit(&self) -> f64 {
+        self.unit
+    }
+
+    /// Standardised rows `[n·A, H]` (a forecast of a segment, say) → cost cells `[n, H·A]`
+    /// (cell `h·A + j`), the input of [`MultiAssetProblem::solve_batch`] after a reshape or of
+    /// the flattened [`RiskConstraint`].
+    ///
+    /// # Errors
+    /// [`PnoError::ShapeMismatch`] when the rows are not a multiple of A.
+    pub fn to_cells(&self, rows: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.cells.to_cells(rows)
+    }
+
+    /// The true prices of a segment normalised per asset, `p_{h,j}/μ_j`, as cells `[n, H·A]`.
+    pub fn normalised_targets(&self, segment: Segment) -> Array2<f64> {
+        let seg = self.segment(segment);
+        let a = self.assets().max(1);
+        let means: Vec<f64> = self
+            .assets
+            .iter()
+            .map(|d| d.series().scaler().mean())
+            .collect();
+        let raw = seg.raw_targets();
+        let (rows, h) = raw.dim();
+        Array2::from_shape_fn((rows / a, h * a), |(i, cell)| {
+            let (step, j) = (cell / a, cell % a);
+            raw[(i * a + j, step)] / means[j]
+        })
+    }
+
+    pub(crate) fn cells(&self) -> &Cells {
+        &self.cells
+    }
+}
+
+/// Interleaves per-asset segments (the same windows of each asset) into A rows per window.
+fn interleave_segments(parts: &[&SegmentData]) -> Result<SegmentData> {
+    let a = parts.len();
+    let Some(first) = parts.first() else {
+        return Err(PnoError::from(Empty::new("multi-asset segments")));
+    };
+    let n = first.len();
+    let rows: Vec<usize> = (0..n * a).map(|r| (r % a) * n + r / a).collect();
+    let stack = |pick: fn(&SegmentData) -> &Array2<f64>| -> Result<Array2<f64>> {
+        let views: Vec<_> = parts.iter().map(|p| pick(p).view()).collect();
+        let stacked =
+            ndarray::concatenate(Axis(0), &views).map_err(|e| PnoError::Tensor(e.to_string()))?;
+        Ok(stacked.select(Axis(0), &rows))
+    };
+    Ok(SegmentData::from_parts(
+        stack(SegmentData::inputs)?,
+        stack(SegmentData::targets)?,
+        stack(SegmentData::raw_targets)?,
+    ))
+}
+
 /// Forecasts A series jointly with one channel-independent forecaster (DLinear, NLinear,
 /// PatchTST, TimesNet, FEDformer here are all univariate, hence channel-independent): the
 /// `[n, A, M]` histories are forecast as `n·A` rows of one batch and returned as `[n, A, H]`.
@@ -282,6 +584,26 @@ mod tests {
                     prop_assert!(lp.is_none());
                 }
                 Err(e) => prop_assert!(false, "unexpected error {e}"),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Every allocation of one asset alone (same radii and budget) is feasible jointly, so
+        /// the joint optimum is never worse on the costs it is solved for.
+        #[test]
+        fn joint_is_no_worse_than_any_asset_alone((cost, radii, budget) in instance()) {
+            let Ok(joint) = MultiAssetProblem::new(radii.view(), budget) else {
+                return Ok(());
+            };
+            let z = joint.solve(cost.view()).unwrap().objective();
+            for j in 0..cost.ncols() {
+                let r = radii.column(j).to_vec();
+                if let Ok(alone) = RiskConstraint::new(&r, budget) {
+                    let single = alone.solve(&cost.column(j).to_vec()).unwrap().objective();
+                    prop_assert!(z <= single + 1e-9, "joint {z} vs asset {j} alone {single}");
+                }
             }
         }
     }

@@ -21,6 +21,15 @@
 //! closed-form subgradient `g_b = 2(a*(y_b) − a*(2ŷ_b − y_b))` computed outside the graph (exact
 //! solver, in parallel): `∂L/∂ŷ_b = g_b / B`, exactly the SPO+ subgradient of the batch mean, and
 //! the SPO+ *value* is reported separately. Both routes give the same parameter update.
+//!
+//! # Several assets
+//!
+//! [`fit_multi_asset`] runs the same loops on a [`MultiAssetDataset`]: a window is A rows of the
+//! batch (the forecasters are channel-independent), the MSE is over all rows, and every
+//! decision-side step (SPO+, the radii of Algorithm 1, the validation regret) works on the
+//! window's H·A cost cells (`multi_asset` module doc), with the chain rule through the
+//! per-asset cost scale. A single series is the case A = 1 with scale 1, so [`fit`] and
+//! [`fit_multi_asset`] on a one-asset panel train the same model.
 
 mod params;
 mod report;
@@ -32,7 +41,9 @@ use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
-use fundalloc_core_types::{InvalidParameter, Observer, ParamGuard};
+use fundalloc_core_types::{
+    CancelToken, InvalidParameter, Observer, ParamGuard, ShapeMismatch, WindowSpec,
+};
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -42,6 +53,7 @@ use crate::data::{SegmentData, WindowDataset};
 use crate::decision::{DecisionRule, allocate, conformal_radii};
 use crate::error::{PnoError, Result};
 use crate::forecast::{Forecaster, ForecasterParams, predict, to_array, to_tensor};
+use crate::multi_asset::{Cells, MultiAssetDataset};
 use crate::solver::RiskConstraint;
 use crate::spo::spo_plus_batch;
 
@@ -81,12 +93,21 @@ pub fn calibrate<F: Forecaster>(
     params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
 ) -> Result<(Array1<f64>, RiskConstraint)> {
-    calibrate_checked(model, calibration, &params.check()?, device)
+    calibrate_checked(
+        model,
+        calibration,
+        &Cells::single(),
+        &params.check()?,
+        device,
+    )
 }
 
+/// Algorithm 1 on the decision cells (per asset and step): the radii (length H·A, cost units)
+/// and `r̄` = their α-quantile.
 fn calibrate_checked<F: Forecaster>(
     model: &F,
     calibration: &SegmentData,
+    cells: &Cells,
     params: &ValidTrainParams,
     device: &Device,
 ) -> Result<(Array1<f64>, RiskConstraint)> {
@@ -96,17 +117,21 @@ fn calibrate_checked<F: Forecaster>(
         params.eval_batch_size(),
         device,
     )?;
-    let radii = conformal_radii(pred.view(), calibration.targets().view(), params.coverage())?;
+    let pred = cells.to_cells(pred.view())?;
+    let truth = cells.to_cells(calibration.targets().view())?;
+    let radii = conformal_radii(pred.view(), truth.view(), params.coverage())?;
     let constraint =
         RiskConstraint::from_quantile(radii.as_slice().unwrap_or(&radii.to_vec()), params.alpha())?;
     Ok((radii, constraint))
 }
 
-/// Mean regret of the risk-aware decision on a segment (standardised prices; used for model
-/// selection, where only the ranking of epochs matters).
+/// Mean regret of the risk-aware decision on a segment (cost units: standardised prices for
+/// one series; used for model selection, where only the ranking of epochs matters) and the
+/// forecast MSE (standardised).
 fn segment_regret<F: Forecaster>(
     model: &F,
     segment: &SegmentData,
+    cells: &Cells,
     radii: &Array1<f64>,
     constraint: &RiskConstraint,
     params: &ValidTrainParams,
@@ -118,14 +143,16 @@ fn segment_regret<F: Forecaster>(
         params.eval_batch_size(),
         device,
     )?;
+    let pred_cells = cells.to_cells(pred.view())?;
+    let truth_cells = cells.to_cells(segment.targets().view())?;
     let a = allocate(
         DecisionRule::RiskAware,
-        pred.view(),
+        pred_cells.view(),
         radii.view(),
         constraint,
     )?;
-    let cost = (&a * segment.targets()).sum_axis(Axis(1));
-    let best = segment.targets().map_axis(Axis(1), |row| {
+    let cost = (&a * &truth_cells).sum_axis(Axis(1));
+    let best = truth_cells.map_axis(Axis(1), |row| {
         row.iter().copied().fold(f64::INFINITY, f64::min)
     });
     let regret = (cost - best).mean().unwrap_or(f64::NAN);
@@ -156,19 +183,23 @@ fn run_epoch<F: Forecaster>(
     optimizer: &mut burn::optim::ModuleOptimizer,
     objective: &Objective<'_>,
     train: &SegmentData,
+    cells: &Cells,
     params: &ValidTrainParams,
     epoch: usize,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<(F, f64)> {
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut order: Vec<usize> = (0..cells.windows(train.len())?).collect();
     let mut rng = StdRng::seed_from_u64(params.seed() ^ (epoch as u64).wrapping_mul(0x9E37_79B9));
     order.shuffle(&mut rng);
     let batches: Vec<&[usize]> = order.chunks(params.batch_size()).collect();
     let mut total = 0.0;
-    for (b, rows) in batches.iter().enumerate() {
-        let x = train.inputs().select(Axis(0), rows);
-        let y = train.targets().select(Axis(0), rows);
+    for (b, windows) in batches.iter().enumerate() {
+        cancel.check()?;
+        let rows = cells.rows_of(windows);
+        let x = train.inputs().select(Axis(0), &rows);
+        let y = train.targets().select(Axis(0), &rows);
         let pred = model.forward(to_tensor(x.view(), device));
         let target = to_tensor(y.view(), device);
         let mse = (pred.clone() - target).square().mean();
@@ -179,8 +210,12 @@ fn run_epoch<F: Forecaster>(
             }
             Objective::Pno { constraint, beta } => {
                 let pred_values: Array2<f64> = to_array(pred.clone().detach())?;
-                let (spo, grads) = spo_plus_batch(constraint, pred_values.view(), y.view())?;
-                let scaled = grads / rows.len() as f64;
+                let pred_cells = cells.to_cells(pred_values.view())?;
+                let truth_cells = cells.to_cells(y.view())?;
+                let (spo, grads) =
+                    spo_plus_batch(constraint, pred_cells.view(), truth_cells.view())?;
+                // ∂ℓ/∂z = scale_j·∂ℓ/∂c (scale 1 for one series), averaged over the windows.
+                let scaled = cells.cells_to_rows(grads.view())? / windows.len() as f64;
                 let g: Tensor<2> = to_tensor(scaled.view(), device);
                 let surrogate = (pred * g).sum();
                 let mse_value = f64::from(mse.clone().into_scalar::<f32>());
@@ -196,7 +231,6 @@ fn run_epoch<F: Forecaster>(
     Ok((model, total / batches.len().max(1) as f64))
 }
 
-/// RTS-PtO (Algorithm 2): MSE training, radii from the calibration windows, fixed risk set.
 /// Trains `model` on `data` with `method` (RTS-PtO, or RTS-PnO with a fixed or adaptive risk
 /// set) and returns the selected epoch's model with its radii and risk set.
 ///
@@ -215,25 +249,107 @@ pub fn fit<C: ForecasterParams>(
     device: &Device,
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
-    let params = params.check()?;
+    let cells = Cells::single();
+    let view = TrainView {
+        spec: data.spec(),
+        train: data.train(),
+        validation: data.validation(),
+        cells: &cells,
+    };
+    let never = CancelToken::new();
+    fit_view(
+        model,
+        &view,
+        method,
+        &params.check()?,
+        device,
+        &never,
+        observer,
+    )
+}
+
+/// [`fit`] on a panel of A assets: the forecaster is trained on all A series at once
+/// (channel-independent, A rows per window), and the decisions, SPO+ and the radii live on the
+/// H·A flattened cells of [`MultiAssetProblem`](crate::MultiAssetProblem) (index `h·A + j`).
+/// The returned radii have length H·A (cost units, see the `multi_asset` module doc) and the
+/// risk set is the flattened one. A one-asset panel gives exactly [`fit`]'s result. `cancel`
+/// is checked before every mini-batch.
+///
+/// # Errors
+/// As [`fit`]; [`PnoError::ShapeMismatch`] when a [`Method::PnoFixed`] set does not have H·A
+/// cells; [`PnoError::Cancelled`] once `cancel` is cancelled or past its deadline.
+pub fn fit_multi_asset<C: ForecasterParams>(
+    model: &C,
+    data: &MultiAssetDataset,
+    method: &Method,
+    params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
+    device: &Device,
+    cancel: &CancelToken,
+    observer: &mut impl Observer<EpochReport>,
+) -> Result<Trained<C::Model>> {
+    let view = TrainView {
+        spec: data.spec(),
+        train: data.train(),
+        validation: data.validation(),
+        cells: data.cells(),
+    };
+    fit_view(
+        model,
+        &view,
+        method,
+        &params.check()?,
+        device,
+        cancel,
+        observer,
+    )
+}
+
+/// What the loops train on: the window segments and how a window's rows map to cells.
+struct TrainView<'a> {
+    spec: WindowSpec,
+    train: &'a SegmentData,
+    validation: &'a SegmentData,
+    cells: &'a Cells,
+}
+
+fn fit_view<C: ForecasterParams>(
+    model: &C,
+    view: &TrainView<'_>,
+    method: &Method,
+    params: &ValidTrainParams,
+    device: &Device,
+    cancel: &CancelToken,
+    observer: &mut dyn Observer<EpochReport>,
+) -> Result<Trained<C::Model>> {
     match method {
-        Method::Pto => fit_pto(model, data, &params, device, observer),
-        Method::PnoFixed(set) => fit_pno(model, data, &params, Some(set), device, observer),
-        Method::PnoAdaptive => fit_pno(model, data, &params, None, device, observer),
+        Method::Pto => fit_pto(model, view, params, device, cancel, observer),
+        Method::PnoFixed(set) => {
+            let cells = view.spec.horizon() * view.cells.assets();
+            if set.risk().len() != cells {
+                return Err(PnoError::from(ShapeMismatch::new(
+                    "fixed risk set cells (H·A)",
+                    cells,
+                    set.risk().len(),
+                )));
+            }
+            fit_pno(model, view, params, Some(set), device, cancel, observer)
+        }
+        Method::PnoAdaptive => fit_pno(model, view, params, None, device, cancel, observer),
     }
 }
 
 /// RTS-PtO (Algorithm 2): MSE training, radii from the calibration windows, fixed risk set.
 fn fit_pto<C: ForecasterParams>(
     config: &C,
-    data: &WindowDataset,
+    data: &TrainView<'_>,
     params: &ValidTrainParams,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let train_device = device.clone().autodiff();
     train_device.seed(params.seed());
-    let mut model = config.init(data.spec(), &train_device)?;
+    let mut model = config.init(data.spec, &train_device)?;
     let mut optimizer = AdamConfig::new().init();
     let mut history = Vec::new();
     let mut best: Best<C::Model> = None;
@@ -243,14 +359,17 @@ fn fit_pto<C: ForecasterParams>(
             model,
             &mut optimizer,
             &Objective::Mse,
-            data.train(),
+            data.train,
+            data.cells,
             params,
             epoch,
             &train_device,
+            cancel,
             observer,
         )?;
         model = next;
-        let (radii, constraint) = calibrate_checked(&model, data.validation(), params, device)?;
+        let (radii, constraint) =
+            calibrate_checked(&model, data.validation, data.cells, params, device)?;
         let epoch_info = EpochInfo {
             phase: Phase::Pto,
             epoch,
@@ -278,18 +397,19 @@ fn fit_pto<C: ForecasterParams>(
 /// RTS-PnO (Algorithm 3): SPO+ + β·MSE over the risk set, fixed (`Some`) or adaptive (`None`).
 fn fit_pno<C: ForecasterParams>(
     config: &C,
-    data: &WindowDataset,
+    data: &TrainView<'_>,
     params: &ValidTrainParams,
     fixed: Option<&RiskConstraint>,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut dyn Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let train_device = device.clone().autodiff();
     train_device.seed(params.seed());
-    let mut model = config.init(data.spec(), &train_device)?;
+    let mut model = config.init(data.spec, &train_device)?;
     let mut optimizer = AdamConfig::new().init();
     let (mut radii, mut constraint) = match fixed {
-        None => calibrate_checked(&model, data.validation(), params, device)?,
+        None => calibrate_checked(&model, data.validation, data.cells, params, device)?,
         Some(set) => (Array1::from(set.risk().to_vec()), set.clone()),
     };
     let phase = match fixed {
@@ -308,15 +428,18 @@ fn fit_pno<C: ForecasterParams>(
             model,
             &mut optimizer,
             &objective,
-            data.train(),
+            data.train,
+            data.cells,
             params,
             epoch,
             &train_device,
+            cancel,
             observer,
         )?;
         model = next;
         if fixed.is_none() {
-            (radii, constraint) = calibrate_checked(&model, data.validation(), params, device)?;
+            (radii, constraint) =
+                calibrate_checked(&model, data.validation, data.cells, params, device)?;
         }
         let epoch_info = EpochInfo {
             phase,
@@ -362,7 +485,7 @@ struct EpochInfo {
 #[allow(clippy::too_many_arguments)]
 fn validate_epoch<F: Forecaster>(
     model: &F,
-    data: &WindowDataset,
+    data: &TrainView<'_>,
     radii: &Array1<f64>,
     constraint: &RiskConstraint,
     params: &ValidTrainParams,
@@ -371,8 +494,15 @@ fn validate_epoch<F: Forecaster>(
     observer: &mut dyn Observer<EpochReport>,
     history: &mut Vec<EpochReport>,
 ) -> Result<(f64, f64)> {
-    let (val_regret, val_mse) =
-        segment_regret(model, data.validation(), radii, constraint, params, device)?;
+    let (val_regret, val_mse) = segment_regret(
+        model,
+        data.validation,
+        data.cells,
+        radii,
+        constraint,
+        params,
+        device,
+    )?;
     let record = EpochReport::new(
         info.phase,
         info.epoch,
