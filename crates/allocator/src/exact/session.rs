@@ -12,10 +12,11 @@
 //! every settled customer holds a best set, so its part of the dual bound is
 //! `Σ E − Σ_f n_f q_f` without looking at it.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use fundalloc_core_types::{
-    Allocation, CoreError, InvalidParameter, NonFinite, Position, Real, RevenueMatrix, RiskLevel,
+    Allocation, CoreError, Empty, InvalidParameter, NonFinite, Position, Real, RevenueMatrix, RiskLevel,
     ShapeMismatch, TooLarge,
 };
 use rayon::prelude::*;
@@ -37,6 +38,11 @@ const ACTIVE_SHARE: usize = 512;
 const MIN_ACTIVE: usize = 4096;
 /// At most this many slack tiers.
 const MAX_TIERS: usize = 12;
+/// The price of a closed fund: any price `≥ 0` is a valid dual for a fund with range
+/// `[0, 0]` (its term `max_f·q_f` is 0); a huge one keeps the closed column out of every
+/// customer's best set, also for a checker that treats the fund as eligible
+/// ([`ExactSession::to_problem`] gives it range `[0, 0]`).
+const CLOSED_PRICE: f64 = 1e300;
 /// A rebase runs before a re-solve when more than `1 / REBASE_SHARE` of the customers are
 /// active.
 const REBASE_SHARE: usize = 4;
@@ -375,57 +381,98 @@ impl<T: Real> ExactSession<T> {
         Ok((problem, allocation))
     }
 
-    /// Applies a change. It is checked first and either applied whole or not at all; the
-    /// problem stays feasible (the same checks as [`AllocationProblem::new`], on the
-    /// tolerance counts: O(256·F)). Cost: O(changed customers · F), except
-    /// [`Change::CloseFund`] (one O(U) scan of the masks for the fund's holders) and
-    /// [`Change::AddFund`] (O(U·F)).
+    /// Applies a change: [`ExactSession::apply_all`] with one change.
+    ///
+    /// # Errors
+    /// Those of [`ExactSession::apply_all`].
+    pub fn apply(&mut self, change: Change<T>) -> Result<Applied> {
+        Ok(self.apply_all(vec![change])?.pop().unwrap_or_default())
+    }
+
+    /// Applies changes in order, as one step: all are checked first (ids and rows against the
+    /// state the earlier changes leave, feasibility once, for the final problem — so a quota
+    /// moved between two funds with exact exposures is two [`Change::Quota`]s in one call), and
+    /// either all are applied or none. Checks cost O(changed customers · F + 256·F); applying
+    /// costs O(changed customers · F), except [`Change::CloseFund`] (one O(U) scan of the masks
+    /// for the fund's holders) and [`Change::AddFund`] (O(U·F)). Returns what each did.
     ///
     /// # Errors
     /// [`AllocError::UnknownCustomer`] / [`AllocError::UnknownFund`] for an id out of range,
     /// removed or closed; [`AllocError::ShapeMismatch`] for rows of the wrong length;
     /// [`AllocError::NonFinite`] / [`AllocError::Core`] (negative) for a bad revenue;
-    /// [`AllocError::InvalidParameter`] for a repeated id or `min > max`;
-    /// [`AllocError::TooLarge`] past `u32::MAX − 1` slots or 64 funds; and the feasibility
-    /// errors of [`AllocationProblem::new`] for a change that leaves no feasible allocation.
-    pub fn apply(&mut self, change: Change<T>) -> Result<Applied> {
+    /// [`AllocError::InvalidParameter`] for an id named twice in a change or `min > max`;
+    /// [`AllocError::TooLarge`] past `u32::MAX − 1` slots or 64 funds; [`AllocError::Core`] (`Empty`)
+    /// when no customer would be left; and the feasibility errors of
+    /// [`AllocationProblem::new`] when the changes leave no feasible allocation. A customer
+    /// added in the batch cannot be changed or removed in the same batch (`UnknownCustomer`).
+    pub fn apply_all(&mut self, changes: Vec<Change<T>>) -> Result<Vec<Applied>> {
+        let mut plan = Plan {
+            f: self.data.f,
+            open: self.data.open,
+            exposure: self.data.exposure.clone(),
+            fund_risk: self.data.fund_risk.clone(),
+            hist: self.hist.clone(),
+            live: self.live,
+            slots: self.slots(),
+            removed: HashSet::new(),
+            added: HashSet::new(),
+            freed: Vec::new(),
+            free_used: 0,
+        };
+        for change in &changes {
+            plan.check(self, change)?;
+        }
+        if plan.live == 0 {
+            return Err(AllocError::Core(
+                Empty::new("session customers (a change removes them all)").into(),
+            ));
+        }
+        Shape {
+            hist: &plan.hist,
+            customers: plan.live as u64,
+            fund_risk: &plan.fund_risk,
+            exposure: &plan.exposure,
+            rule: self.data.rule,
+            first_customer: &|short| self.first_live(short),
+        }
+        .check()?;
+        // Memory for the new slots and a new column, before anything changes.
+        let grow = plan.slots - self.slots();
+        let cells = plan.slots.saturating_mul(plan.f);
+        let too_large = |_| TooLarge::new("session revenue values", cells as u128, usize::MAX as u128);
+        if plan.f > self.data.f {
+            // `AddFund` copies the matrix into a new one.
+            let mut probe: Vec<T> = Vec::new();
+            probe.try_reserve_exact(cells).map_err(too_large)?;
+        }
+        self.data
+            .revenue
+            .try_reserve(grow.saturating_mul(plan.f))
+            .map_err(too_large)?;
+        self.data.tolerance.try_reserve(grow).map_err(too_large)?;
+        self.masks.try_reserve(grow).map_err(too_large)?;
+        self.state.try_reserve(grow).map_err(too_large)?;
+        Ok(changes.into_iter().map(|c| self.apply_checked(c)).collect())
+    }
+
+    /// Applies a change that [`Plan::check`] accepted.
+    fn apply_checked(&mut self, change: Change<T>) -> Applied {
+        let f = self.data.f;
         match change {
             Change::Rows { customers, rows } => {
-                self.check_customers(&customers)?;
-                self.check_rows("changed revenue rows", customers.len(), &rows)?;
                 for (i, &u) in customers.iter().enumerate() {
                     self.detach(u);
-                    self.data.revenue[u * self.data.f..(u + 1) * self.data.f]
-                        .copy_from_slice(&rows[i * self.data.f..(i + 1) * self.data.f]);
+                    self.data.revenue[u * f..(u + 1) * f]
+                        .copy_from_slice(&rows[i * f..(i + 1) * f]);
                     self.dirty.push(u as u32);
                 }
-                Ok(Applied::default())
             }
-            Change::Quota { fund, range } => {
-                self.check_fund(fund)?;
-                if range.min > range.max {
-                    return Err(InvalidParameter::new(
-                        "exposure range",
-                        format_args!("fund {fund}: [{}, {}]", range.min, range.max),
-                        "min must not exceed max",
-                    )
-                    .into());
-                }
-                let mut exposure = self.data.exposure.clone();
-                exposure[fund] = range;
-                self.check_shape(&self.hist, self.live as u64, &exposure)?;
-                self.data.exposure = exposure;
-                Ok(Applied::default())
-            }
+            Change::Quota { fund, range } => self.data.exposure[fund] = range,
             Change::CloseFund { fund } => {
-                self.check_fund(fund)?;
-                let mut exposure = self.data.exposure.clone();
-                exposure[fund] = ExposureRange::exact(0);
-                self.check_shape(&self.hist, self.live as u64, &exposure)?;
-                self.data.exposure = exposure;
+                self.data.exposure[fund] = ExposureRange::exact(0);
                 self.data.open &= !(1u64 << fund);
                 // Nobody may hold or move to the fund: its pairs leave every phantom.
-                let nn = self.data.f + 1;
+                let nn = f + 1;
                 for b in &mut self.buckets {
                     for x in 0..nn {
                         b.phantom[x * nn + fund] = f64::INFINITY;
@@ -444,37 +491,15 @@ impl<T: Real> ExactSession<T> {
                     self.detach(u as usize);
                     self.dirty.push(u);
                 }
-                self.p[fund] = self.p[self.data.f];
-                Ok(Applied::default())
+                self.p[fund] = CLOSED_PRICE;
             }
             Change::AddCustomers { rows, tolerance } => {
-                let n = tolerance.len();
-                self.check_rows("added revenue rows", n, &rows)?;
-                let slots = self.slots() + n.saturating_sub(self.free.len());
-                if slots > u32::MAX as usize - 1 {
-                    return Err(
-                        TooLarge::new("session customers", slots as u64, u32::MAX - 1).into(),
-                    );
-                }
-                let mut hist = self.hist.clone();
-                for t in &tolerance {
-                    hist[usize::from(t.get())] += 1;
-                }
-                self.check_shape(&hist, (self.live + n) as u64, &self.data.exposure)?;
-                let grow = slots - self.slots();
-                let too_large = |_| TooLarge::new("session customers", slots as u64, u32::MAX - 1);
-                self.data.revenue
-                    .try_reserve(grow * self.data.f)
-                    .map_err(too_large)?;
-                self.data.tolerance.try_reserve(grow).map_err(too_large)?;
-                self.masks.try_reserve(grow).map_err(too_large)?;
-                self.state.try_reserve(grow).map_err(too_large)?;
-                let mut ids = Vec::with_capacity(n);
+                let mut ids = Vec::with_capacity(tolerance.len());
                 for (i, &t) in tolerance.iter().enumerate() {
-                    let row = &rows[i * self.data.f..(i + 1) * self.data.f];
+                    let row = &rows[i * f..(i + 1) * f];
                     let u = if let Some(u) = self.free.pop() {
                         let u = u as usize;
-                        self.data.revenue[u * self.data.f..(u + 1) * self.data.f].copy_from_slice(row);
+                        self.data.revenue[u * f..(u + 1) * f].copy_from_slice(row);
                         self.data.tolerance[u] = t;
                         self.masks[u] = 0;
                         u
@@ -488,20 +513,13 @@ impl<T: Real> ExactSession<T> {
                     self.state[u] = ACTIVE;
                     self.active.push(u as u32);
                     self.dirty.push(u as u32);
+                    self.hist[usize::from(t.get())] += 1;
+                    self.live += 1;
                     ids.push(u);
                 }
-                self.hist = hist;
-                self.live += n;
-                Ok(Applied { customers: ids })
+                return Applied { customers: ids };
             }
             Change::RemoveCustomers { customers } => {
-                self.check_customers(&customers)?;
-                let mut hist = self.hist.clone();
-                for &u in &customers {
-                    hist[usize::from(self.data.tolerance[u].get())] -= 1;
-                }
-                let live = self.live - customers.len();
-                self.check_shape(&hist, live as u64, &self.data.exposure)?;
                 for &u in &customers {
                     self.detach(u);
                     for g in bits(self.masks[u]) {
@@ -510,64 +528,31 @@ impl<T: Real> ExactSession<T> {
                     self.masks[u] = 0;
                     self.state[u] = REMOVED;
                     self.free.push(u as u32);
+                    self.hist[usize::from(self.data.tolerance[u].get())] -= 1;
+                    self.live -= 1;
                 }
-                self.hist = hist;
-                self.live = live;
-                Ok(Applied::default())
             }
             Change::AddFund {
                 column,
                 risk,
                 range,
             } => {
-                let f = self.data.f;
-                if f + 1 > MAX_FUNDS {
-                    return Err(core_error(
-                        super::core::CoreFailure::TooManyFunds(f + 1),
-                        f + 1,
-                    ));
-                }
-                ShapeMismatch::check_len("new fund's revenue (one per slot)", self.slots(), column.len())?;
-                check_values("new fund's revenue", &column, 1)?;
-                if range.min > range.max {
-                    return Err(InvalidParameter::new(
-                        "exposure range",
-                        format_args!("new fund: [{}, {}]", range.min, range.max),
-                        "min must not exceed max",
-                    )
-                    .into());
-                }
-                let mut exposure = self.data.exposure.clone();
-                exposure.push(range);
-                let mut fund_risk = self.data.fund_risk.clone();
-                fund_risk.push(risk);
-                Shape {
-                    hist: &self.hist,
-                    customers: self.live as u64,
-                    fund_risk: &fund_risk,
-                    exposure: &exposure,
-                    rule: self.data.rule,
-                    first_customer: &|short| self.first_live(short),
-                }
-                .check()?;
                 let slots = self.slots();
-                let mut revenue = Vec::new();
-                revenue
-                    .try_reserve_exact(slots * (f + 1))
-                    .map_err(|_| TooLarge::new("revenue values", (slots * (f + 1)) as u64, usize::MAX as u64))?;
+                let mut revenue = Vec::with_capacity(slots * (f + 1));
                 for (u, &c) in column.iter().enumerate() {
                     revenue.extend_from_slice(&self.data.revenue[u * f..(u + 1) * f]);
                     revenue.push(c);
                 }
                 self.data.revenue = revenue;
                 self.data.f = f + 1;
-                self.data.exposure = exposure;
-                self.data.fund_risk = fund_risk;
-                self.p.insert(f, self.p[f]);
+                self.data.exposure.push(range);
+                self.data.fund_risk.push(risk);
+                self.data.open |= 1u64 << f;
+                self.p.insert(f, 0.0);
                 self.full_pending = true;
-                Ok(Applied::default())
             }
         }
+        Applied::default()
     }
 
     /// Re-optimises after the changes applied since the last solve and returns the proof.
@@ -1051,6 +1036,11 @@ impl<T: Real> ExactSession<T> {
         }
         let mut p = out.prices;
         p.push(0.0);
+        for (g, x) in p.iter_mut().enumerate().take(f) {
+            if self.data.open >> g & 1 == 0 {
+                *x = CLOSED_PRICE;
+            }
+        }
         self.p = p;
         self.loads = super::ssp::loads_of(&self.masks, f);
         self.settled_count = vec![0; f];
@@ -1065,36 +1055,136 @@ impl<T: Real> ExactSession<T> {
             .find(|&u| self.state[u] != REMOVED && short(self.data.tolerance[u]))
             .map(|u| (u, self.data.tolerance[u]))
     }
+}
 
-    fn check_shape(&self, hist: &[u64], customers: u64, exposure: &[ExposureRange]) -> Result<()> {
-        Shape {
-            hist,
-            customers,
-            fund_risk: &self.data.fund_risk,
-            exposure,
-            rule: self.data.rule,
-            first_customer: &|short| self.first_live(short),
+/// The state a batch of changes leaves, as far as the checks need it.
+struct Plan {
+    f: usize,
+    open: u64,
+    exposure: Vec<ExposureRange>,
+    fund_risk: Vec<RiskLevel>,
+    hist: Vec<u64>,
+    live: usize,
+    slots: usize,
+    /// Customers removed and added by earlier changes of the batch.
+    removed: HashSet<usize>,
+    added: HashSet<usize>,
+    /// Slots freed by earlier changes (reused first, last freed first), and how many of the
+    /// session's free slots earlier additions took.
+    freed: Vec<usize>,
+    free_used: usize,
+}
+
+impl Plan {
+    fn is_live<T: Real>(&self, s: &ExactSession<T>, u: usize) -> bool {
+        !self.removed.contains(&u) && (self.added.contains(&u) || s.is_live(u))
+    }
+
+    fn check<T: Real>(&mut self, s: &ExactSession<T>, change: &Change<T>) -> Result<()> {
+        match change {
+            Change::Rows { customers, rows } => {
+                self.check_customers(s, customers)?;
+                self.check_rows("changed revenue rows", customers.len(), rows)
+            }
+            Change::Quota { fund, range } => {
+                self.check_fund(*fund)?;
+                check_range(*range, *fund)?;
+                self.exposure[*fund] = *range;
+                Ok(())
+            }
+            Change::CloseFund { fund } => {
+                self.check_fund(*fund)?;
+                self.exposure[*fund] = ExposureRange::exact(0);
+                self.open &= !(1u64 << fund);
+                Ok(())
+            }
+            Change::AddCustomers { rows, tolerance } => {
+                let n = tolerance.len();
+                self.check_rows("added revenue rows", n, rows)?;
+                for t in tolerance {
+                    let u = if let Some(u) = self.freed.pop() {
+                        u
+                    } else if self.free_used < s.free.len() {
+                        self.free_used += 1;
+                        s.free[s.free.len() - self.free_used] as usize
+                    } else {
+                        self.slots += 1;
+                        self.slots - 1
+                    };
+                    if self.slots > u32::MAX as usize - 1 {
+                        return Err(TooLarge::new(
+                            "session customers",
+                            self.slots as u64,
+                            u32::MAX - 1,
+                        )
+                        .into());
+                    }
+                    self.removed.remove(&u);
+                    self.added.insert(u);
+                    self.hist[usize::from(t.get())] += 1;
+                    self.live += 1;
+                }
+                Ok(())
+            }
+            Change::RemoveCustomers { customers } => {
+                self.check_customers(s, customers)?;
+                for &u in customers {
+                    // The tolerance of a customer added in this batch is not stored yet;
+                    // removing it in the same batch is refused by `check_customers`.
+                    self.hist[usize::from(s.data.tolerance[u].get())] -= 1;
+                    self.live -= 1;
+                    self.removed.insert(u);
+                    self.freed.push(u);
+                }
+                Ok(())
+            }
+            Change::AddFund {
+                column,
+                risk,
+                range,
+            } => {
+                if self.f + 1 > MAX_FUNDS {
+                    return Err(core_error(
+                        super::core::CoreFailure::TooManyFunds(self.f + 1),
+                        self.f + 1,
+                    ));
+                }
+                ShapeMismatch::check_len(
+                    "new fund's revenue (one per slot)",
+                    self.slots,
+                    column.len(),
+                )?;
+                check_values("new fund's revenue", column, 1)?;
+                check_range(*range, self.f)?;
+                self.exposure.push(*range);
+                self.fund_risk.push(*risk);
+                self.open |= 1u64 << self.f;
+                self.f += 1;
+                Ok(())
+            }
         }
-        .check()
     }
 
     fn check_fund(&self, fund: usize) -> Result<()> {
-        if self.is_open(fund) {
+        if fund < self.f && self.open >> fund & 1 == 1 {
             Ok(())
         } else {
             Err(AllocError::UnknownFund {
                 fund,
-                funds: self.data.f,
+                funds: self.f,
             })
         }
     }
 
-    /// Every id live and named once.
-    fn check_customers(&self, customers: &[usize]) -> Result<()> {
-        if let Some(&customer) = customers.iter().find(|&&u| !self.is_live(u)) {
+    /// Every id live (and not added earlier in the batch) and named once.
+    fn check_customers<T: Real>(&self, s: &ExactSession<T>, customers: &[usize]) -> Result<()> {
+        if let Some(&customer) = customers
+            .iter()
+            .find(|&&u| !self.is_live(s, u) || self.added.contains(&u))
+        {
             return Err(AllocError::UnknownCustomer {
                 customer,
-                slots: self.slots(),
+                slots: self.slots,
             });
         }
         let mut sorted = customers.to_vec();
@@ -1110,13 +1200,25 @@ impl<T: Real> ExactSession<T> {
         Ok(())
     }
 
-    fn check_rows(&self, what: &'static str, n: usize, rows: &[T]) -> Result<()> {
-        let expected = n.checked_mul(self.data.f).ok_or_else(|| {
-            TooLarge::new(what, n as u128 * self.data.f as u128, usize::MAX as u128)
-        })?;
+    fn check_rows<T: Real>(&self, what: &'static str, n: usize, rows: &[T]) -> Result<()> {
+        let expected = n
+            .checked_mul(self.f)
+            .ok_or_else(|| TooLarge::new(what, n as u128 * self.f as u128, usize::MAX as u128))?;
         ShapeMismatch::check_len(what, expected, rows.len())?;
-        check_values(what, rows, self.data.f)
+        check_values(what, rows, self.f)
     }
+}
+
+fn check_range(range: ExposureRange, fund: usize) -> Result<()> {
+    if range.min > range.max {
+        return Err(InvalidParameter::new(
+            "exposure range",
+            format_args!("fund {fund}: [{}, {}]", range.min, range.max),
+            "min must not exceed max",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The problem held by a session (closed funds keep their column).
