@@ -229,6 +229,9 @@ pub struct ExactSession<T: Real = f64> {
     certificate: Certificate,
     resolves: u64,
     audit_every: u64,
+    /// The fewest customers a rebase leaves active ([`MIN_ACTIVE`]; tests lower it so that
+    /// small problems have settled customers).
+    min_active: usize,
 }
 
 impl<T: Real> ExactSession<T> {
@@ -290,6 +293,7 @@ impl<T: Real> ExactSession<T> {
             },
             resolves: 0,
             audit_every: 0,
+            min_active: MIN_ACTIVE,
         };
         session.full_solve(false)?;
         Ok(session)
@@ -473,7 +477,8 @@ impl<T: Real> ExactSession<T> {
                 self.data.open &= !(1u64 << fund);
                 // Nobody may hold or move to the fund: its pairs leave every phantom.
                 let nn = f + 1;
-                for b in &mut self.buckets {
+                // (After an `AddFund` the buckets are stale, and rebuilt by the full solve.)
+                for b in self.buckets.iter_mut().filter(|b| b.phantom.len() == nn * nn) {
                     for x in 0..nn {
                         b.phantom[x * nn + fund] = f64::INFINITY;
                         b.phantom[fund * nn + x] = f64::INFINITY;
@@ -617,7 +622,7 @@ impl<T: Real> ExactSession<T> {
     pub fn audit(&mut self) -> Result<Audit> {
         let cached_objective = self.certificate.objective;
         let (objective, bound) = {
-            let prob = self.data.view();
+            let prob = self.data.view(self.live);
             let k = prob.k;
             let at_most = prob.at_most;
             let p = &self.p;
@@ -691,7 +696,7 @@ impl<T: Real> ExactSession<T> {
         dirty.sort_unstable();
         dirty.dedup();
         dirty.retain(|&u| self.state[u as usize] == ACTIVE);
-        let prob = self.data.view();
+        let prob = self.data.view(self.live);
         let p = &self.p;
         let sets: Vec<u64> = dirty
             .par_iter()
@@ -724,7 +729,7 @@ impl<T: Real> ExactSession<T> {
         self.active.dedup();
         let f = self.data.f;
         let nn = f + 1;
-        let prob = self.data.view();
+        let prob = self.data.view(self.live);
         let mut loaded_now = 0usize;
         let mut ssp = Ssp::new(&prob, self.p.clone(), &mut self.masks, &self.loads);
         if ssp.open_excess() == 0 {
@@ -784,7 +789,7 @@ impl<T: Real> ExactSession<T> {
     fn certify(&mut self) -> Result<()> {
         let f = self.data.f;
         let nn = f + 1;
-        let prob = self.data.view();
+        let prob = self.data.view(self.live);
         let p = &self.p;
         let q = &p[..f];
         let masks = &self.masks;
@@ -848,7 +853,7 @@ impl<T: Real> ExactSession<T> {
     fn rebase(&mut self) {
         let f = self.data.f;
         let nn = f + 1;
-        let prob = self.data.view();
+        let prob = self.data.view(self.live);
         let n = prob.n;
         let p = &self.p;
         let masks = &self.masks;
@@ -866,7 +871,7 @@ impl<T: Real> ExactSession<T> {
             .map(|&u| slack_arg(&prob, masks[u], u, p).0)
             .collect();
         sample.sort_unstable_by(f64::total_cmp);
-        let first = (MIN_ACTIVE as f64 / self.live.max(1) as f64).max(1.0 / ACTIVE_SHARE as f64);
+        let first = (self.min_active as f64 / self.live.max(1) as f64).max(1.0 / ACTIVE_SHARE as f64);
         let mut thresholds = Vec::new();
         let mut share = first;
         while share < 0.5 && thresholds.len() < MAX_TIERS - 1 && !sample.is_empty() {
@@ -914,7 +919,7 @@ impl<T: Real> ExactSession<T> {
             }
         }
         self.state = new_state;
-        let prob = self.data.view();
+        let prob = self.data.view(self.live);
         let masks = &self.masks;
         let buckets: Vec<Bucket> = members
             .into_par_iter()
@@ -1048,6 +1053,14 @@ impl<T: Real> ExactSession<T> {
         self.full_pending = false;
         self.rebase();
         self.certify()
+    }
+
+    /// Lowers the active share of a rebase and rebases (tests: settled customers on small
+    /// problems).
+    #[cfg(test)]
+    pub(crate) fn set_min_active(&mut self, n: usize) {
+        self.min_active = n;
+        self.rebase();
     }
 
     fn first_live(&self, short: &dyn Fn(RiskLevel) -> bool) -> Option<(usize, RiskLevel)> {
@@ -1235,8 +1248,9 @@ struct Data<T: Real> {
 }
 
 impl<T: Real> Data<T> {
-    /// The core's view of the current problem (closed funds ineligible).
-    fn view(&self) -> Problem<'_, T> {
+    /// The core's view of the current problem with `live` customers (closed funds
+    /// ineligible, ranges capped at `live`).
+    fn view(&self, live: usize) -> Problem<'_, T> {
         let (min, max): (Vec<u64>, Vec<u64>) = self.exposure.iter().map(|r| (r.min, r.max)).unzip();
         let (k, at_most) = match self.rule {
             PerCustomer::Exactly(k) => (k, false),
@@ -1255,7 +1269,8 @@ impl<T: Real> Data<T> {
         let mut prob = Problem::new(&input, 1);
         prob.min = min;
         prob.max = max;
-        let n64 = prob.n as u64;
+        // A fund cannot have more than the live customers (free slots hold nothing).
+        let n64 = live as u64;
         for (lo, hi) in prob.min.iter_mut().zip(prob.max.iter_mut()) {
             *hi = (*hi).min(n64);
             *lo = (*lo).min(n64 + 1);
@@ -1308,7 +1323,7 @@ fn check_values<T: Real>(what: &'static str, values: &[T], width: usize) -> Resu
     Ok(())
 }
 
-/// `Σ_f h_f(q_f)` with the ranges the search used (capped at the slot count).
+/// `Σ_f h_f(q_f)` with the ranges the search used (capped at the live customer count).
 fn fund_terms<T: Real>(prob: &Problem<'_, T>, q: &[f64]) -> f64 {
     q.iter()
         .enumerate()
