@@ -30,6 +30,8 @@ use crate::problem::{AllocationProblem, ExposureRange, PerCustomer, Shape};
 
 /// `state` of a customer that is a candidate of the search.
 const ACTIVE: u16 = 0;
+/// `state` of a settled customer.
+const SETTLED: u16 = 1;
 /// `state` of a removed customer's slot (free for [`Change::AddCustomers`]).
 const REMOVED: u16 = u16::MAX;
 /// Settled customers are split by slack into tiers whose sizes double, the first (active)
@@ -145,14 +147,15 @@ pub struct Audit {
     pub bound: f64,
 }
 
-/// A settled bucket: customers with similar slack at the rebase prices and the same cheapest
-/// move, with the smallest key of every fund pair over them.
+/// A settled bucket: the settled customers whose move along one fund pair has a key in one
+/// bin, with the smallest such key.
 #[derive(Debug, Clone)]
 struct Bucket {
+    /// The pair `i·(F+1) + j`.
+    pair: usize,
+    /// A lower bound on the key `E_ui − E_uj` of every member still settled (∞: none).
+    min: f64,
     members: Vec<u32>,
-    /// Per pair `i·(F+1) + j`: a lower bound on the key `E_ui − E_uj` of every member that
-    /// holds `i` and may move to `j` (∞: none).
-    phantom: Vec<f64>,
 }
 
 /// Neumaier-compensated `f64` sum (a running total of many small updates).
@@ -213,7 +216,7 @@ pub struct ExactSession<T: Real = f64> {
     /// Node prices (funds, then the sink at 0).
     p: Vec<f64>,
     loads: Vec<i64>,
-    /// `ACTIVE`, `REMOVED` or `1 + bucket`.
+    /// `ACTIVE`, `SETTLED` or `REMOVED`.
     state: Vec<u16>,
     active: Vec<u32>,
     /// Customers whose set must be recomputed before the next search.
@@ -478,10 +481,11 @@ impl<T: Real> ExactSession<T> {
                 // Nobody may hold or move to the fund: its pairs leave every phantom.
                 let nn = f + 1;
                 // (After an `AddFund` the buckets are stale, and rebuilt by the full solve.)
-                for b in self.buckets.iter_mut().filter(|b| b.phantom.len() == nn * nn) {
-                    for x in 0..nn {
-                        b.phantom[x * nn + fund] = f64::INFINITY;
-                        b.phantom[fund * nn + x] = f64::INFINITY;
+                if !self.full_pending {
+                    for b in &mut self.buckets {
+                        if b.pair / nn == fund || b.pair % nn == fund {
+                            b.min = f64::INFINITY;
+                        }
                     }
                 }
                 let bit = 1u64 << fund;
@@ -751,10 +755,9 @@ impl<T: Real> ExactSession<T> {
                 }
                 self.loaded[b] = true;
                 loaded_now += 1;
-                let tag = b as u16 + 1;
                 for &u in &self.buckets[b].members {
                     let ui = u as usize;
-                    if self.state[ui] == tag {
+                    if self.state[ui] == SETTLED {
                         self.state[ui] = ACTIVE;
                         newly.push(u);
                     }
@@ -848,17 +851,19 @@ impl<T: Real> ExactSession<T> {
     }
 
     /// Splits the live customers by slack at the current prices: the smallest go to the
-    /// active set, the others into settled buckets (slack tier × cheapest fund pair) with their
-    /// phantoms, and recomputes the settled sums exactly. O(U·K·F), parallel.
+    /// active set, the others are settled; each settled customer's moves go into per-pair
+    /// buckets by key (bins of doubling size, smallest keys first), each with the smallest key
+    /// it holds. Recomputes the settled sums exactly. O(U·K·F), parallel.
     fn rebase(&mut self) {
         let f = self.data.f;
         let nn = f + 1;
+        let pairs = nn * nn;
         let prob = self.data.view(self.live);
         let n = prob.n;
         let p = &self.p;
         let masks = &self.masks;
         let state = &self.state;
-        // Tier thresholds from a sample of slacks.
+        // The active share's slack threshold and the per-pair key bins, from a sample.
         let live: Vec<usize> = {
             let step = (n / (1 << 16)).max(1);
             (0..n)
@@ -870,107 +875,122 @@ impl<T: Real> ExactSession<T> {
             .iter()
             .map(|&u| slack_arg(&prob, masks[u], u, p).0)
             .collect();
-        sample.sort_unstable_by(f64::total_cmp);
-        let first = (self.min_active as f64 / self.live.max(1) as f64).max(1.0 / ACTIVE_SHARE as f64);
-        let mut thresholds = Vec::new();
-        let mut share = first;
-        while share < 0.5 && thresholds.len() < MAX_TIERS - 1 && !sample.is_empty() {
-            let idx = ((share * sample.len() as f64) as usize).min(sample.len() - 1);
-            thresholds.push(sample[idx]);
-            share *= 2.0;
+        let first = (self.min_active as f64 / self.live.max(1) as f64)
+            .max(1.0 / ACTIVE_SHARE as f64);
+        let tau = if first >= 1.0 || sample.is_empty() {
+            f64::INFINITY
+        } else {
+            let mut sorted = sample.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            sorted[((first * sorted.len() as f64) as usize).min(sorted.len() - 1)]
+        };
+        let mut keys: Vec<Vec<f64>> = vec![Vec::new(); pairs];
+        for (&u, &s) in live.iter().zip(&sample) {
+            if s > tau {
+                for_each_arc(
+                    prob.row(u),
+                    prob.eligible(u),
+                    masks[u],
+                    prob.k,
+                    prob.at_most,
+                    |a, b, key| keys[a * nn + b].push(key),
+                );
+            }
         }
-        // Pair groups: the cheapest pair itself for small F, its source node otherwise.
-        let by_pair = nn <= 12;
-        let groups = if by_pair { nn * nn } else { nn };
-        let tiers = thresholds.len(); // tiers 1..=tiers are settled (the last: above all)
-        let n_buckets = tiers * groups;
-        let thr = &thresholds;
+        sample.clear();
+        let thresholds: Vec<Vec<f64>> = keys
+            .into_iter()
+            .map(|mut k| {
+                k.sort_unstable_by(f64::total_cmp);
+                let mut t = Vec::new();
+                let mut share = 1.0 / ACTIVE_SHARE as f64;
+                while share < 0.5 && t.len() < MAX_TIERS - 1 && !k.is_empty() {
+                    t.push(k[((share * k.len() as f64) as usize).min(k.len() - 1)]);
+                    share *= 2.0;
+                }
+                t
+            })
+            .collect();
+        let bins = MAX_TIERS;
         let new_state: Vec<u16> = (0..n)
             .into_par_iter()
             .with_min_len(CHUNK)
             .map(|u| {
                 if state[u] == REMOVED {
-                    return REMOVED;
+                    REMOVED
+                } else if slack_arg(&prob, masks[u], u, p).0 <= tau {
+                    ACTIVE
+                } else {
+                    SETTLED
                 }
-                let (s, pair) = slack_arg(&prob, masks[u], u, p);
-                let tier = thr.iter().position(|&t| s <= t).unwrap_or(tiers);
-                if tier == 0 || pair == usize::MAX {
-                    return if tier == 0 { ACTIVE } else { 1 + ((tier - 1) * groups) as u16 };
-                }
-                let g = if by_pair { pair } else { pair / nn };
-                1 + ((tier - 1) * groups + g) as u16
             })
             .collect();
-        drop(prob);
-        // Members per bucket (counting sort) and the active list.
-        let mut counts = vec![0usize; n_buckets];
-        let mut active = Vec::new();
-        for (u, &s) in new_state.iter().enumerate() {
-            if s == ACTIVE {
-                active.push(u as u32);
-            } else if s != REMOVED {
-                counts[usize::from(s - 1)] += 1;
-            }
-        }
-        let mut members: Vec<Vec<u32>> = counts.iter().map(|&c| Vec::with_capacity(c)).collect();
-        for (u, &s) in new_state.iter().enumerate() {
-            if s != ACTIVE && s != REMOVED {
-                members[usize::from(s - 1)].push(u as u32);
-            }
-        }
-        self.state = new_state;
-        let prob = self.data.view(self.live);
-        let masks = &self.masks;
-        let buckets: Vec<Bucket> = members
+        // Bucket members and smallest keys, in large chunks (one bucket table per chunk).
+        let thr = &thresholds;
+        let ns = &new_state;
+        let chunk = (n / (4 * rayon::current_num_threads().max(1))).max(CHUNK);
+        let tables: Vec<(Vec<Vec<u32>>, Vec<f64>, f64, Vec<i64>, u64)> = (0..n.div_ceil(chunk))
             .into_par_iter()
-            .map(|members| {
-                let mut phantom = vec![f64::INFINITY; nn * nn];
-                for &u in &members {
-                    let u = u as usize;
-                    for_each_arc(
-                        prob.row(u),
-                        prob.eligible(u),
-                        masks[u],
-                        prob.k,
-                        prob.at_most,
-                        |a, b, key| {
-                            let x = &mut phantom[a * nn + b];
-                            *x = x.min(key);
-                        },
-                    );
-                }
-                Bucket { members, phantom }
-            })
-            .collect();
-        let state = &self.state;
-        let (value, count, settled) = (0..n)
-            .into_par_iter()
-            .with_min_len(CHUNK)
-            .fold(
-                || (0.0f64, vec![0i64; f], 0u64),
-                |(mut v, mut c, mut k), u| {
-                    let s = state[u];
-                    if s != ACTIVE && s != REMOVED {
-                        let row = prob.row(u);
-                        for g in bits(masks[u]) {
-                            v += row[g].to_f64_lossless();
-                            c[g] += 1;
-                        }
-                        k += 1;
+            .map(|c| {
+                let mut members: Vec<Vec<u32>> = vec![Vec::new(); pairs * bins];
+                let mut mins = vec![f64::INFINITY; pairs * bins];
+                let (mut v, mut cnt, mut k) = (0.0f64, vec![0i64; f], 0u64);
+                for u in c * chunk..((c + 1) * chunk).min(n) {
+                    if ns[u] != SETTLED {
+                        continue;
                     }
-                    (v, c, k)
-                },
-            )
-            .reduce(
-                || (0.0, vec![0i64; f], 0),
-                |mut a, b| {
-                    a.0 += b.0;
-                    a.1.iter_mut().zip(b.1).for_each(|(x, y)| *x += y);
-                    a.2 += b.2;
-                    a
-                },
-            );
+                    let row = prob.row(u);
+                    for g in bits(masks[u]) {
+                        v += row[g].to_f64_lossless();
+                        cnt[g] += 1;
+                    }
+                    k += 1;
+                    for_each_arc(row, prob.eligible(u), masks[u], prob.k, prob.at_most, |a, b, key| {
+                        let pair = a * nn + b;
+                        let bin = thr[pair].partition_point(|&t| t < key);
+                        let i = pair * bins + bin;
+                        members[i].push(u as u32);
+                        mins[i] = mins[i].min(key);
+                    });
+                }
+                (members, mins, v, cnt, k)
+            })
+            .collect();
         drop(prob);
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); pairs * bins];
+        let mut mins = vec![f64::INFINITY; pairs * bins];
+        let (mut value, mut count, mut settled) = (0.0f64, vec![0i64; f], 0u64);
+        for (m, mn, v, c, k) in tables {
+            for (i, list) in m.into_iter().enumerate() {
+                if members[i].is_empty() {
+                    members[i] = list;
+                } else {
+                    members[i].extend_from_slice(&list);
+                }
+                mins[i] = mins[i].min(mn[i]);
+            }
+            value += v;
+            count.iter_mut().zip(c).for_each(|(x, y)| *x += y);
+            settled += k;
+        }
+        let buckets: Vec<Bucket> = members
+            .into_iter()
+            .zip(mins)
+            .enumerate()
+            .filter(|(_, (m, _))| !m.is_empty())
+            .map(|(i, (members, min))| Bucket {
+                pair: i / bins,
+                min,
+                members,
+            })
+            .collect();
+        let active = new_state
+            .iter()
+            .enumerate()
+            .filter(|&(_, &s)| s == ACTIVE)
+            .map(|(u, _)| u as u32)
+            .collect();
+        self.state = new_state;
         self.loaded = vec![false; buckets.len()];
         self.buckets = buckets;
         self.active = active;
@@ -1283,7 +1303,7 @@ impl<T: Real> Data<T> {
 
 }
 
-/// Per pair, the smallest phantom over the buckets not loaded, and which bucket has it.
+/// Per pair, the smallest key bound over the buckets not loaded, and which bucket has it.
 fn phantom_of_unloaded(
     buckets: &[Bucket],
     loaded: &[bool],
@@ -1292,14 +1312,9 @@ fn phantom_of_unloaded(
     let mut ph = vec![f64::INFINITY; nn * nn];
     let mut owner = vec![None; nn * nn];
     for (b, bucket) in buckets.iter().enumerate() {
-        if loaded[b] {
-            continue;
-        }
-        for (pair, &x) in bucket.phantom.iter().enumerate() {
-            if x < ph[pair] {
-                ph[pair] = x;
-                owner[pair] = Some(b);
-            }
+        if !loaded[b] && bucket.min < ph[bucket.pair] {
+            ph[bucket.pair] = bucket.min;
+            owner[bucket.pair] = Some(b);
         }
     }
     (ph, owner)
