@@ -311,6 +311,10 @@ impl<T: Real> AllocationProblem<T> {
     }
 }
 
+/// Finds the first customer whose tolerance satisfies a predicate (its id and tolerance).
+pub(crate) type FirstCustomer<'a> =
+    dyn Fn(&dyn Fn(RiskLevel) -> bool) -> Option<(usize, RiskLevel)> + 'a;
+
 /// What the feasibility checks need, without the revenue matrix: the customer count per
 /// tolerance level and the funds' risk levels and ranges. [`crate::ExactSession`] checks a
 /// change with it in O(256·F) instead of rebuilding the problem.
@@ -323,7 +327,7 @@ pub(crate) struct Shape<'a> {
     pub(crate) exposure: &'a [ExposureRange],
     pub(crate) rule: PerCustomer,
     /// The first customer whose tolerance satisfies the predicate (for error messages only).
-    pub(crate) first_customer: &'a dyn Fn(&dyn Fn(RiskLevel) -> bool) -> Option<(usize, RiskLevel)>,
+    pub(crate) first_customer: &'a FirstCustomer<'a>,
 }
 
 impl Shape<'_> {

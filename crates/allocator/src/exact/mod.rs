@@ -25,11 +25,11 @@ mod solve;
 mod ssp;
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod solver_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod session_tests;
 #[cfg(test)]
 mod warm_tests;
 

@@ -16,8 +16,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use fundalloc_core_types::{
-    Allocation, CoreError, Empty, InvalidParameter, NonFinite, Position, Real, RevenueMatrix, RiskLevel,
-    ShapeMismatch, TooLarge,
+    Allocation, CoreError, Empty, InvalidParameter, NonFinite, Position, Real, RevenueMatrix,
+    RiskLevel, ShapeMismatch, TooLarge,
 };
 use rayon::prelude::*;
 
@@ -157,6 +157,10 @@ struct Bucket {
     min: f64,
     members: Vec<u32>,
 }
+
+/// One chunk's part of a rebase: bucket members and smallest keys, then the settled value,
+/// per-fund counts and number.
+type ChunkTable = (Vec<Vec<u32>>, Vec<f64>, f64, Vec<i64>, u64);
 
 /// Neumaier-compensated `f64` sum (a running total of many small updates).
 #[derive(Debug, Clone, Copy, Default)]
@@ -446,7 +450,8 @@ impl<T: Real> ExactSession<T> {
         // Memory for the new slots and a new column, before anything changes.
         let grow = plan.slots - self.slots();
         let cells = plan.slots.saturating_mul(plan.f);
-        let too_large = |_| TooLarge::new("session revenue values", cells as u128, usize::MAX as u128);
+        let too_large =
+            |_| TooLarge::new("session revenue values", cells as u128, usize::MAX as u128);
         if plan.f > self.data.f {
             // `AddFund` copies the matrix into a new one.
             let mut probe: Vec<T> = Vec::new();
@@ -597,10 +602,17 @@ impl<T: Real> ExactSession<T> {
                 self.rebase();
                 self.search()?;
                 self.certify()?;
-                return Ok(self.resolved(start, true, recomputed, augmentations, buckets_loaded, true));
+                return Ok(self.resolved(
+                    start,
+                    true,
+                    recomputed,
+                    augmentations,
+                    buckets_loaded,
+                    true,
+                ));
             }
         }
-        if self.audit_every > 0 && self.resolves % self.audit_every == 0 {
+        if self.audit_every > 0 && self.resolves.is_multiple_of(self.audit_every) {
             let a = self.audit()?;
             let tol = GAP_TOLERANCE * a.objective.abs().max(1.0);
             if (a.bound - a.objective).abs() > tol || (a.cached_objective - a.objective).abs() > tol
@@ -613,7 +625,14 @@ impl<T: Real> ExactSession<T> {
                 });
             }
         }
-        Ok(self.resolved(start, false, recomputed, augmentations, buckets_loaded, rebased))
+        Ok(self.resolved(
+            start,
+            false,
+            recomputed,
+            augmentations,
+            buckets_loaded,
+            rebased,
+        ))
     }
 
     /// The full verification: recomputes the objective from every customer's funds and the
@@ -875,8 +894,8 @@ impl<T: Real> ExactSession<T> {
             .iter()
             .map(|&u| slack_arg(&prob, masks[u], u, p).0)
             .collect();
-        let first = (self.min_active as f64 / self.live.max(1) as f64)
-            .max(1.0 / ACTIVE_SHARE as f64);
+        let first =
+            (self.min_active as f64 / self.live.max(1) as f64).max(1.0 / ACTIVE_SHARE as f64);
         let tau = if first >= 1.0 || sample.is_empty() {
             f64::INFINITY
         } else {
@@ -929,7 +948,7 @@ impl<T: Real> ExactSession<T> {
         let thr = &thresholds;
         let ns = &new_state;
         let chunk = (n / (4 * rayon::current_num_threads().max(1))).max(CHUNK);
-        let tables: Vec<(Vec<Vec<u32>>, Vec<f64>, f64, Vec<i64>, u64)> = (0..n.div_ceil(chunk))
+        let tables: Vec<ChunkTable> = (0..n.div_ceil(chunk))
             .into_par_iter()
             .map(|c| {
                 let mut members: Vec<Vec<u32>> = vec![Vec::new(); pairs * bins];
@@ -945,13 +964,20 @@ impl<T: Real> ExactSession<T> {
                         cnt[g] += 1;
                     }
                     k += 1;
-                    for_each_arc(row, prob.eligible(u), masks[u], prob.k, prob.at_most, |a, b, key| {
-                        let pair = a * nn + b;
-                        let bin = thr[pair].partition_point(|&t| t < key);
-                        let i = pair * bins + bin;
-                        members[i].push(u as u32);
-                        mins[i] = mins[i].min(key);
-                    });
+                    for_each_arc(
+                        row,
+                        prob.eligible(u),
+                        masks[u],
+                        prob.k,
+                        prob.at_most,
+                        |a, b, key| {
+                            let pair = a * nn + b;
+                            let bin = thr[pair].partition_point(|&t| t < key);
+                            let i = pair * bins + bin;
+                            members[i].push(u as u32);
+                            mins[i] = mins[i].min(key);
+                        },
+                    );
                 }
                 (members, mins, v, cnt, k)
             })
@@ -1020,7 +1046,8 @@ impl<T: Real> ExactSession<T> {
         };
         // Closed funds are excluded by their zero range (an eligible fund nobody may get is
         // the same constraint).
-        let (min, max): (Vec<u64>, Vec<u64>) = self.data.exposure.iter().map(|r| (r.min, r.max)).unzip();
+        let (min, max): (Vec<u64>, Vec<u64>) =
+            self.data.exposure.iter().map(|r| (r.min, r.max)).unzip();
         let (k, at_most) = match self.data.rule {
             PerCustomer::Exactly(k) => (k, false),
             PerCustomer::AtMost(k) => (k, true),
@@ -1300,7 +1327,6 @@ impl<T: Real> Data<T> {
         }
         prob
     }
-
 }
 
 /// Per pair, the smallest key bound over the buckets not loaded, and which bucket has it.

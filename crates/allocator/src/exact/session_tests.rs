@@ -105,7 +105,11 @@ fn random_change(rng: &mut StdRng, sh: &Shadow, kind: u8) -> Change<f64> {
     let live = sh.live();
     let open = sh.open_funds();
     // ("At most K" stays feasible with every fund closed.)
-    let kind = if open.is_empty() && (kind == 1 || kind == 2) { 0 } else { kind };
+    let kind = if open.is_empty() && (kind == 1 || kind == 2) {
+        0
+    } else {
+        kind
+    };
     match kind {
         0 => {
             let n = rng.random_range(1..live.len().clamp(2, 12));
@@ -120,7 +124,9 @@ fn random_change(rng: &mut StdRng, sh: &Shadow, kind: u8) -> Change<f64> {
                 .max
                 .saturating_add(rng.random_range(0..6))
                 .saturating_sub(rng.random_range(0..6));
-            let lo = (r.min.min(hi) / 2).saturating_add(rng.random_range(0..2)).min(hi);
+            let lo = (r.min.min(hi) / 2)
+                .saturating_add(rng.random_range(0..2))
+                .min(hi);
             Change::Quota {
                 fund,
                 range: ExposureRange::new(lo, hi),
@@ -229,7 +235,10 @@ fn check_against_cold(session: &ExactSession<f64>, sh: &Shadow) -> Result<(), Te
     let report = verify(&mine, &alloc).unwrap();
     prop_assert!((report.objective - cold.report.objective).abs() <= tol);
     let bound = cert.recompute_bound(&mine);
-    prop_assert!((bound - cold.report.objective).abs() <= tol, "bound {bound}");
+    prop_assert!(
+        (bound - cold.report.objective).abs() <= tol,
+        "bound {bound}"
+    );
     Ok(())
 }
 
@@ -451,9 +460,7 @@ fn infeasible_changes_are_refused_whole() {
     let e = s.apply(Change::CloseFund { fund: 1 }).unwrap_err();
     assert!(matches!(e, AllocError::ExposureTotal { .. }));
     let e = s
-        .apply(Change::RemoveCustomers {
-            customers: vec![0],
-        })
+        .apply(Change::RemoveCustomers { customers: vec![0] })
         .unwrap_err();
     assert!(matches!(e, AllocError::ExposureTotal { .. }));
     let e = s
@@ -507,4 +514,3 @@ fn a_small_change_at_scale_stays_local_and_matches_cold() {
     assert!((audit.bound - audit.objective).abs() <= tol);
     assert!((audit.cached_objective - audit.objective).abs() <= tol);
 }
-
