@@ -4,11 +4,10 @@
 //!
 //! State beyond the problem: every customer's funds (a mask), the fund prices `p`, the fund
 //! loads, and a split of the customers into **active** ones (candidates of the shortest-path
-//! search, recomputed at every re-solve) and **settled** ones, grouped into *buckets* by their
-//! slack at the prices of the last rebase and the fund pair of their cheapest move. Per bucket
-//! the smallest price-independent key of every fund pair (a phantom arc) bounds all its
-//! customers' moves at any prices; over the settled customers only `Σ E` of their sets and
-//! their per-fund counts are kept. While every settled phantom has non-negative reduced cost,
+//! search, recomputed at every re-solve) and **settled** ones, whose moves are grouped into
+//! *buckets* by fund pair and key bin. A bucket's smallest price-independent key (a phantom
+//! arc) bounds all its moves at any prices; over the settled customers only `Σ E` of their
+//! sets and their per-fund counts are kept. While every settled phantom has non-negative reduced cost,
 //! every settled customer holds a best set, so its part of the dual bound is
 //! `Σ E − Σ_f n_f q_f` without looking at it.
 
@@ -34,11 +33,11 @@ const ACTIVE: u16 = 0;
 const SETTLED: u16 = 1;
 /// `state` of a removed customer's slot (free for [`Change::AddCustomers`]).
 const REMOVED: u16 = u16::MAX;
-/// Settled customers are split by slack into tiers whose sizes double, the first (active)
-/// one holding about `U / ACTIVE_SHARE` customers (at least [`MIN_ACTIVE`]).
+/// A rebase leaves about `U / ACTIVE_SHARE` customers active (at least [`MIN_ACTIVE`]); the
+/// first key bin of a pair holds about `1 / ACTIVE_SHARE` of its moves, the next ones double.
 const ACTIVE_SHARE: usize = 512;
 const MIN_ACTIVE: usize = 4096;
-/// At most this many slack tiers.
+/// At most this many key bins per pair.
 const MAX_TIERS: usize = 12;
 /// The price of a closed fund: any price `≥ 0` is a valid dual for a fund with range
 /// `[0, 0]` (its term `max_f·q_f` is 0); a huge one keeps the closed column out of every
