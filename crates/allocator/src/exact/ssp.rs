@@ -238,7 +238,11 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
             if heap.is_empty() {
                 *heap = BinaryHeap::from(list);
             } else {
-                heap.extend(list);
+                // One push each (expected O(1) for random keys): `extend` may rebuild the
+                // whole heap, which repeated loads of small buckets cannot afford.
+                for e in list {
+                    heap.push(e);
+                }
             }
         }
         self.cands.extend_from_slice(customers);
