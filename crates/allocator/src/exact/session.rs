@@ -20,8 +20,8 @@ use fundalloc_core_types::{
 };
 use rayon::prelude::*;
 
-use super::core::{CHUNK, CoreInput, MAX_FUNDS, Problem, assign_all, best_set, bits, for_each_arc};
-use super::solve::{normalized, open_excess_of, solve_core, solve_core_warm};
+use super::core::{CHUNK, CoreInput, MAX_FUNDS, Problem, best_set, bits, for_each_arc};
+use super::solve::{solve_core, solve_core_warm};
 use super::ssp::Ssp;
 use super::{Certificate, GAP_TOLERANCE, core_error};
 use crate::error::{AllocError, Result};
@@ -238,10 +238,6 @@ pub struct ExactSession<T: Real = f64> {
     /// The fewest customers a rebase leaves active ([`MIN_ACTIVE`]; tests lower it so that
     /// small problems have settled customers).
     min_active: usize,
-    /// Above this much excess (or U/1000) a re-solve runs sample levels first.
-    levels_excess: u64,
-    /// The fewest customers of a sample level.
-    min_level: usize,
 }
 
 impl<T: Real> ExactSession<T> {
@@ -304,8 +300,6 @@ impl<T: Real> ExactSession<T> {
             resolves: 0,
             audit_every: 0,
             min_active: MIN_ACTIVE,
-            levels_excess: 4096,
-            min_level: 4096,
         };
         session.full_solve(false)?;
         Ok(session)
@@ -757,15 +751,8 @@ impl<T: Real> ExactSession<T> {
         self.active.dedup();
         let f = self.data.f;
         let nn = f + 1;
-        let mut loaded_now = 0usize;
-        // A large excess (a quota moved) would take one shortest path per unit: move the prices
-        // first with thinned copies of the problem, then only the residual is routed.
-        let excess = open_excess_of(&self.data.view(self.live), &self.p, &self.loads);
-        if excess > self.levels_excess.max(self.live as u64 / 1000) {
-            let p = self.sample_prices();
-            loaded_now += self.reprice(p);
-        }
         let prob = self.data.view(self.live);
+        let mut loaded_now = 0usize;
         let mut ssp = Ssp::new(&prob, self.p.clone(), &mut self.masks, &self.loads);
         if ssp.open_excess() == 0 {
             return Ok((0, 0));
@@ -1114,113 +1101,11 @@ impl<T: Real> ExactSession<T> {
         self.certify()
     }
 
-    /// Prices from exact solves of thinned copies of the current problem (every 512th, then
-    /// every 64th customer, …, the levels with 4,096 to 131,072 customers), starting at the
-    /// current prices; a level that is infeasible keeps its prices (speed only, never
-    /// exactness). Cost: O(level size · K · F) plus its paths.
-    fn sample_prices(&self) -> Vec<f64> {
-        let f = self.data.f;
-        let (min, max): (Vec<u64>, Vec<u64>) =
-            self.data.exposure.iter().map(|r| (r.min, r.max)).unzip();
-        let (k, at_most) = match self.data.rule {
-            PerCustomer::Exactly(k) => (k, false),
-            PerCustomer::AtMost(k) => (k, true),
-        };
-        // Free slots keep their last row: they only make the sample a little less faithful.
-        let input = CoreInput {
-            revenue: &self.data.revenue,
-            n_funds: f,
-            tolerance: &self.data.tolerance,
-            fund_level: &self.data.fund_risk,
-            k,
-            at_most,
-            min: &min,
-            max: &max,
-        };
-        let n = self.slots();
-        let mut strides = Vec::new();
-        let mut stride = 8usize;
-        while n / stride >= self.min_level {
-            if n / stride <= 1 << 17 {
-                strides.push(stride);
-            }
-            stride = stride.saturating_mul(8);
-        }
-        let mut p = self.p.clone();
-        for &stride in strides.iter().rev() {
-            let mut prob = Problem::new(&input, stride);
-            for m in prob.elig.iter_mut() {
-                *m &= self.data.open;
-            }
-            let mut masks = vec![0u64; prob.n];
-            let loads = assign_all(&prob, &p, &mut masks);
-            let mut ssp = Ssp::new(&prob, p.clone(), &mut masks, &loads);
-            if ssp.run().is_ok() {
-                p = normalized(&ssp.p);
-            }
-        }
-        p
-    }
-
-    /// Moves to prices `p`: loads every bucket with a move of negative reduced cost at `p`
-    /// (so every settled customer still holds a best set), then gives every active customer
-    /// its best set at `p`. Returns the buckets loaded.
-    fn reprice(&mut self, p: Vec<f64>) -> usize {
-        let f = self.data.f;
-        let nn = f + 1;
-        let pz = p[f];
-        self.p = p.iter().map(|&x| x - pz).collect();
-        for g in 0..f {
-            if self.data.open >> g & 1 == 0 {
-                self.p[g] = CLOSED_PRICE;
-            }
-        }
-        let mut newly = Vec::new();
-        let mut loaded = 0;
-        for (b, bucket) in self.buckets.iter().enumerate() {
-            let (i, j) = (bucket.pair / nn, bucket.pair % nn);
-            if self.loaded[b] || bucket.min + self.p[j] - self.p[i] >= 0.0 {
-                continue;
-            }
-            self.loaded[b] = true;
-            loaded += 1;
-            for &u in &bucket.members {
-                if self.state[u as usize] == SETTLED {
-                    self.state[u as usize] = ACTIVE;
-                    newly.push(u);
-                }
-            }
-        }
-        for &u in &newly {
-            let u = u as usize;
-            let row = &self.data.revenue[u * f..(u + 1) * f];
-            let m = self.masks[u];
-            let v: f64 = bits(m).map(|g| row[g].to_f64_lossless()).sum();
-            self.settled_value.add(-v);
-            for g in bits(m) {
-                self.settled_count[g] -= 1;
-            }
-            self.settled -= 1;
-        }
-        self.active.extend_from_slice(&newly);
-        self.dirty.extend_from_slice(&self.active);
-        self.recompute_dirty();
-        loaded
-    }
-
-    /// Lowers the active share of a rebase, the excess above which a re-solve moves the
-    /// prices with sample levels first, and the smallest level; then rebases (tests: settled
-    /// customers and sample levels on small problems).
+    /// Lowers the active share of a rebase and rebases (tests: settled customers on small
+    /// problems).
     #[cfg(test)]
-    pub(crate) fn set_test_knobs(
-        &mut self,
-        min_active: usize,
-        levels_excess: u64,
-        min_level: usize,
-    ) {
-        self.min_active = min_active;
-        self.levels_excess = levels_excess;
-        self.min_level = min_level;
+    pub(crate) fn set_min_active(&mut self, n: usize) {
+        self.min_active = n;
         self.rebase();
     }
 

@@ -260,9 +260,7 @@ proptest! {
         }
         // Mostly few active customers, so that settled buckets and their loading are exercised.
         if rng.random_bool(0.8) {
-            // Sometimes the sample-level repricing on every re-solve with excess.
-            let levels = if rng.random_bool(0.5) { (0, 2) } else { (u64::MAX, 4096) };
-            session.set_test_knobs(rng.random_range(0..4), levels.0, levels.1);
+            session.set_min_active(rng.random_range(0..4));
         }
         check_against_cold(&session, &sh)?;
         for _ in 0..rng.random_range(1..8) {

@@ -100,7 +100,7 @@ pub(crate) fn solve_core_warm<T: Real>(
 const WARM_LEVELS_EXCESS: u64 = 4096;
 
 /// The excess the SSP would start with (as [`Ssp::open_excess`], without building it).
-pub(crate) fn open_excess_of<T: Real>(prob: &Problem<'_, T>, p: &[f64], loads: &[i64]) -> u64 {
+fn open_excess_of<T: Real>(prob: &Problem<'_, T>, p: &[f64], loads: &[i64]) -> u64 {
     let f = prob.f;
     (0..f)
         .map(|g| {
@@ -149,7 +149,7 @@ fn full_size<T: Real>(
     })
 }
 
-pub(crate) fn normalized(p: &[f64]) -> Vec<f64> {
+fn normalized(p: &[f64]) -> Vec<f64> {
     let pz = p[p.len() - 1];
     p.iter().map(|&x| x - pz).collect()
 }
