@@ -11,15 +11,17 @@
 //! the largest fund to the smallest), `customers` (that many removed from the front, the same
 //! number appended with fresh rows), `fund-closed` (the smallest fund closed, its quota spread
 //! over the others), `fund-added` (a ninth fund taking that many exposures from the largest).
-//! For each: the cold solve of the changed problem, and the warm solve from the original
-//! optimum's prices and allocation (mapped onto the changed customers and funds); objectives
-//! must agree (checked) and both gaps close.
+//! For each: the cold solve of the changed problem, the warm solve from the original
+//! optimum's prices and allocation (mapped onto the changed customers and funds), and the
+//! stateful session (`ExactSession`, a copy of the one holding the original optimum): the same
+//! change as typed `Change`s, `apply_all` + `resolve` timed together. Objectives must agree
+//! (checked) and every gap close.
 
 use std::time::Instant;
 
 use clap::Parser;
 use fundalloc_allocator::prelude::*;
-use fundalloc_allocator::{Certificate, Exact, LctLike};
+use fundalloc_allocator::{Certificate, Change, Exact, ExactSession, LctLike};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -38,6 +40,9 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Leave out the added-fund change (its cold and warm solves dominate the run time).
+    #[arg(long)]
+    skip_fund_added: bool,
     /// Runs per solve (the fastest is reported).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -50,6 +55,8 @@ struct Changed {
     problem: AllocationProblem<f32>,
     prices: Vec<f64>,
     previous: Allocation,
+    /// The same change for the session.
+    session: Vec<Change<f32>>,
 }
 
 fn main() -> Result<(), BoxError> {
@@ -59,12 +66,18 @@ fn main() -> Result<(), BoxError> {
     let base: AllocationProblem<f32> = LctLike::new(u, f).seed(args.seed).generate()?;
     eprintln!("generated {u} × {f} in {:.1} s", t.elapsed().as_secs_f64());
     let (sol, cert) = Exact::new().solve_certified(&base)?;
-    println!(
-        "| change | U | F | cold s | warm s | cold / warm | objective (cold) | warm − cold | warm gap | warm initial excess | notes |"
+    let t = Instant::now();
+    let session = ExactSession::new(base.clone())?;
+    eprintln!(
+        "session set up (cold solve + rebase) in {:.2} s",
+        t.elapsed().as_secs_f64()
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     println!(
-        "| none (original, cold) | {u} | {f} | {:.3} | – | – | {:.3} | – | {:.1e} | – | {} |",
+        "| change | U | F | cold s | warm s | session s | cold / warm | cold / session | objective (cold) | session − cold | session gap | warm initial excess | session: recomputed, candidates, buckets loaded, augmentations |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!(
+        "| none (original, cold) | {u} | {f} | {:.3} | – | – | – | – | {:.3} | – | {:.1e} | – | {} |",
         sol.report.seconds,
         sol.report.objective,
         cert.gap(),
@@ -93,12 +106,24 @@ fn main() -> Result<(), BoxError> {
     {
         // rows
         let mut e = base.revenue().as_slice().to_vec();
+        let mut touched = Vec::with_capacity(n);
         for _ in 0..n {
             let v = rng.random_range(0..u);
+            touched.push(v);
             for x in &mut e[v * f..(v + 1) * f] {
                 *x *= rng.random_range(0.5f32..1.5);
             }
         }
+        touched.sort_unstable();
+        touched.dedup();
+        let rows = touched
+            .iter()
+            .flat_map(|&v| e[v * f..(v + 1) * f].iter().copied())
+            .collect();
+        let session = vec![Change::Rows {
+            customers: touched,
+            rows,
+        }];
         let problem = rebuild(
             e,
             u,
@@ -112,6 +137,7 @@ fn main() -> Result<(), BoxError> {
             problem,
             prices: cert.fund_prices().to_vec(),
             previous: sol.allocation.clone(),
+            session,
         });
     }
     {
@@ -120,6 +146,16 @@ fn main() -> Result<(), BoxError> {
         let m = (n as u64).min(d2[big]);
         d2[big] -= m;
         d2[small] += m;
+        let session = vec![
+            Change::Quota {
+                fund: big,
+                range: ExposureRange::exact(d2[big]),
+            },
+            Change::Quota {
+                fund: small,
+                range: ExposureRange::exact(d2[small]),
+            },
+        ];
         let problem = rebuild(
             base.revenue().as_slice().to_vec(),
             u,
@@ -133,15 +169,17 @@ fn main() -> Result<(), BoxError> {
             problem,
             prices: cert.fund_prices().to_vec(),
             previous: sol.allocation.clone(),
+            session,
         });
     }
     {
         // customers: n removed from the front, n appended (tolerance 5: may hold anything).
         let mut e = base.revenue().as_slice()[n * f..].to_vec();
         let mut tol = base.tolerance()[n..].to_vec();
+        let mut added = Vec::with_capacity(n * f);
         for _ in 0..n {
             let donor = rng.random_range(0..u);
-            e.extend(
+            added.extend(
                 base.revenue()
                     .row(donor)
                     .iter()
@@ -149,6 +187,16 @@ fn main() -> Result<(), BoxError> {
             );
             tol.push(RiskLevel::new(5));
         }
+        e.extend_from_slice(&added);
+        let session = vec![
+            Change::RemoveCustomers {
+                customers: (0..n).collect(),
+            },
+            Change::AddCustomers {
+                rows: added,
+                tolerance: vec![RiskLevel::new(5); n],
+            },
+        ];
         let problem = rebuild(e, u, f, tol, base.fund_risk().to_vec(), d.clone())?;
         let previous = Allocation::from_rows(
             f,
@@ -161,6 +209,7 @@ fn main() -> Result<(), BoxError> {
             problem,
             prices: cert.fund_prices().to_vec(),
             previous,
+            session,
         });
     }
     {
@@ -178,6 +227,12 @@ fn main() -> Result<(), BoxError> {
             let len = d2.len();
             d2[i % len] += 1;
         }
+        let others: Vec<usize> = (0..f).filter(|&g| g != small).collect();
+        let mut session = vec![Change::CloseFund { fund: small }];
+        session.extend(others.iter().zip(&d2).map(|(&g, &dg)| Change::Quota {
+            fund: g,
+            range: ExposureRange::exact(dg),
+        }));
         let mut risk: Vec<RiskLevel> = base.fund_risk().to_vec();
         risk.remove(small);
         let mut prices = cert.fund_prices().to_vec();
@@ -197,22 +252,37 @@ fn main() -> Result<(), BoxError> {
                 problem,
                 prices,
                 previous,
+                session,
             }),
             Err(err) => eprintln!("fund-closed skipped: {err}"),
         }
     }
-    {
+    if !args.skip_fund_added {
         // fund-added: a ninth fund (risk 1) with revenue ~ a random existing fund's, n exposures.
         let mut e = Vec::with_capacity(u * (f + 1));
+        let mut column = Vec::with_capacity(u);
         for v in 0..u {
             let row = base.revenue().row(v);
             e.extend_from_slice(row);
-            e.push(row[v % f] * rng.random_range(0.5f32..1.5));
+            let x = row[v % f] * rng.random_range(0.5f32..1.5);
+            e.push(x);
+            column.push(x);
         }
         let mut d2 = d.clone();
         let m = (n as u64).min(d2[big]);
         d2[big] -= m;
         d2.push(m);
+        let session = vec![
+            Change::Quota {
+                fund: big,
+                range: ExposureRange::exact(d2[big]),
+            },
+            Change::AddFund {
+                column,
+                risk: RiskLevel::new(1),
+                range: ExposureRange::exact(m),
+            },
+        ];
         let mut risk = base.fund_risk().to_vec();
         risk.push(RiskLevel::new(1));
         let mut prices = cert.fund_prices().to_vec();
@@ -225,9 +295,11 @@ fn main() -> Result<(), BoxError> {
             problem,
             prices,
             previous,
+            session,
         });
     }
     drop(sol);
+    drop(base);
     let repeat = args.repeat.max(1);
     for c in changes {
         let mut cold_best: Option<Solution> = None;
@@ -257,16 +329,36 @@ fn main() -> Result<(), BoxError> {
             diff.abs() <= 1e-9 * cold.report.objective.abs().max(1.0),
             "warm {diff}"
         );
+        drop(c.problem);
+        let mut session_best: Option<(f64, fundalloc_allocator::Resolved)> = None;
+        for _ in 0..repeat {
+            let mut s = session.clone();
+            let t = Instant::now();
+            s.apply_all(c.session.clone())?;
+            let r = s.resolve()?;
+            let seconds = t.elapsed().as_secs_f64();
+            if session_best.as_ref().is_none_or(|b| seconds < b.0) {
+                session_best = Some((seconds, r));
+            }
+        }
+        let (session_s, r) = session_best.ok_or("no run")?;
+        let sdiff = r.certificate.objective() - cold.report.objective;
+        assert!(
+            sdiff.abs() <= 1e-9 * cold.report.objective.abs().max(1.0),
+            "session {sdiff}"
+        );
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.1}× | {:.3} | {diff:.1e} | {:.1e} | {} | warm: {} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.1}× | {:.1}× | {:.3} | {sdiff:.1e} | {:.1e} | {} | {}{}, {}, {}, {} |",
             c.name,
-            c.problem.n_customers(),
-            c.problem.n_funds(),
+            cold.allocation.n_customers(),
+            wc.fund_prices().len(),
             cold.report.seconds,
             warm.report.seconds,
+            session_s,
             cold.report.seconds / warm.report.seconds,
+            cold.report.seconds / session_s,
             cold.report.objective,
-            wc.gap(),
+            r.certificate.gap(),
             warm.report
                 .notes
                 .get(1)
@@ -275,7 +367,11 @@ fn main() -> Result<(), BoxError> {
                 .nth(1)
                 .and_then(|s| s.split(',').next())
                 .unwrap_or("?"),
-            warm.report.notes.get(1).map_or("", String::as_str)
+            if r.full { "full solve; " } else { "" },
+            r.recomputed,
+            r.candidates,
+            r.buckets_loaded,
+            r.augmentations,
         );
     }
     Ok(())

@@ -188,6 +188,23 @@ pub enum AllocError {
         /// The largest accepted |gap|.
         tolerance: f64,
     },
+    /// A change to an [`crate::ExactSession`] names a customer that does not exist (out of
+    /// range or removed).
+    #[error("customer {customer} does not exist (the session has {slots} customer slots)")]
+    UnknownCustomer {
+        /// The id given.
+        customer: usize,
+        /// Slots in the session (live customers and free slots).
+        slots: usize,
+    },
+    /// A change to an [`crate::ExactSession`] names a fund that does not exist or is closed.
+    #[error("fund {fund} does not exist or is closed (the session has {funds} funds)")]
+    UnknownFund {
+        /// The id given.
+        fund: usize,
+        /// Funds in the session, closed ones included.
+        funds: usize,
+    },
     /// The exact solver found no augmenting path for some excess: the constraints cannot all
     /// hold (validated problems are feasible, so this signals a bug in the validation).
     #[error(

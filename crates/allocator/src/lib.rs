@@ -21,7 +21,9 @@ mod verify;
 
 pub use baselines::{GreedyTopK, Manual};
 pub use error::{AllocError, Result, StuckAt, UnsupportedFeature};
-pub use exact::{Certificate, Exact, GAP_TOLERANCE};
+pub use exact::{
+    Applied, Audit, Certificate, Change, Exact, ExactSession, GAP_TOLERANCE, Resolved,
+};
 pub use generate::{LctLike, LctLikeValidParams};
 pub use heuristic::{Heuristic, reference_ha};
 pub use kind::{ParseSolverKindError, SolverKind};

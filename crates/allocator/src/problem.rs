@@ -199,6 +199,25 @@ impl<T: Real> AllocationProblem<T> {
         matches!(self.rule, PerCustomer::Exactly(_)) && self.exposure.iter().all(|r| r.is_exact())
     }
 
+    /// The parts, moved out (revenue, tolerances, fund risks, rule, exposures).
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        RevenueMatrix<T>,
+        Vec<RiskLevel>,
+        Vec<RiskLevel>,
+        PerCustomer,
+        Vec<ExposureRange>,
+    ) {
+        (
+            self.revenue,
+            self.tolerance,
+            self.fund_risk,
+            self.rule,
+            self.exposure,
+        )
+    }
+
     /// U.
     pub fn n_customers(&self) -> usize {
         self.revenue.n_customers()
@@ -222,13 +241,6 @@ impl<T: Real> AllocationProblem<T> {
             hist[usize::from(t.get())] += 1;
         }
         hist
-    }
-
-    /// The funds a customer of tolerance `t` may hold.
-    pub(crate) fn eligible_funds(&self, t: RiskLevel) -> Vec<usize> {
-        (0..self.n_funds())
-            .filter(|&f| t.permits(self.fund_risk[f]))
-            .collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -279,14 +291,66 @@ impl<T: Real> AllocationProblem<T> {
                 .into());
             }
         }
+        let hist = self.tolerance_histogram();
+        let tolerance = &self.tolerance;
+        let first = |short: &dyn Fn(RiskLevel) -> bool| {
+            tolerance
+                .iter()
+                .position(|&t| short(t))
+                .map(|u| (u, tolerance[u]))
+        };
+        Shape {
+            hist: &hist,
+            customers: self.n_customers() as u64,
+            fund_risk: &self.fund_risk,
+            exposure: &self.exposure,
+            rule: self.rule,
+            first_customer: &first,
+        }
+        .check()
+    }
+}
+
+/// Finds the first customer whose tolerance satisfies a predicate (its id and tolerance).
+pub(crate) type FirstCustomer<'a> =
+    dyn Fn(&dyn Fn(RiskLevel) -> bool) -> Option<(usize, RiskLevel)> + 'a;
+
+/// What the feasibility checks need, without the revenue matrix: the customer count per
+/// tolerance level and the funds' risk levels and ranges. [`crate::ExactSession`] checks a
+/// change with it in O(256·F) instead of rebuilding the problem.
+pub(crate) struct Shape<'a> {
+    /// Customers per tolerance level (256 entries).
+    pub(crate) hist: &'a [u64],
+    /// U.
+    pub(crate) customers: u64,
+    pub(crate) fund_risk: &'a [RiskLevel],
+    pub(crate) exposure: &'a [ExposureRange],
+    pub(crate) rule: PerCustomer,
+    /// The first customer whose tolerance satisfies the predicate (for error messages only).
+    pub(crate) first_customer: &'a FirstCustomer<'a>,
+}
+
+impl Shape<'_> {
+    /// The counting conditions, then the exact flow test.
+    pub(crate) fn check(&self) -> Result<()> {
         self.check_counting_conditions()?;
         self.check_flow()
+    }
+
+    fn n_customers(&self) -> usize {
+        self.customers as usize
+    }
+
+    fn eligible_funds(&self, t: RiskLevel) -> Vec<usize> {
+        (0..self.fund_risk.len())
+            .filter(|&f| t.permits(self.fund_risk[f]))
+            .collect()
     }
 
     fn check_counting_conditions(&self) -> Result<()> {
         let k = self.rule.k();
         let k64 = k as u64;
-        let hist = self.tolerance_histogram();
+        let hist = self.hist;
         let u_total = self.n_customers() as u64;
         // Totals.
         // Checked: minimum exposures come from files; their sum must not wrap (or panic).
@@ -336,12 +400,9 @@ impl<T: Real> AllocationProblem<T> {
                 .collect();
             if !short.is_empty() {
                 let count = short.iter().map(|&t| hist[t]).sum::<u64>() as usize;
-                let customer = self
-                    .tolerance
-                    .iter()
-                    .position(|t| eligible_at(usize::from(t.get())) < k)
-                    .unwrap_or(0);
-                let tolerance = self.tolerance[customer];
+                let short = |t: RiskLevel| eligible_at(usize::from(t.get())) < k;
+                let (customer, tolerance) =
+                    (self.first_customer)(&short).unwrap_or((0, RiskLevel::new(0)));
                 return Err(AllocError::TooFewEligibleFunds {
                     customer,
                     tolerance,
@@ -357,7 +418,7 @@ impl<T: Real> AllocationProblem<T> {
             at_least[t] = at_least[t + 1] + hist[t];
         }
         // Per fund.
-        for (f, (r, range)) in self.fund_risk.iter().zip(&self.exposure).enumerate() {
+        for (f, (r, range)) in self.fund_risk.iter().zip(self.exposure).enumerate() {
             let available = at_least[usize::from(r.get())];
             if range.min > available {
                 return Err(AllocError::FundTooFewEligibleCustomers {
@@ -376,7 +437,7 @@ impl<T: Real> AllocationProblem<T> {
             let required: u64 = self
                 .fund_risk
                 .iter()
-                .zip(&self.exposure)
+                .zip(self.exposure)
                 .filter(|(r, _)| r.get() >= theta)
                 .map(|(_, e)| e.min)
                 .sum();
@@ -412,7 +473,7 @@ impl<T: Real> AllocationProblem<T> {
                 let available: u64 = self
                     .fund_risk
                     .iter()
-                    .zip(&self.exposure)
+                    .zip(self.exposure)
                     .filter(|(r, _)| usize::from(r.get()) < theta)
                     .map(|(r, e)| {
                         let tolerating_below = at_least[usize::from(r.get())] - at_least[theta];
@@ -432,7 +493,7 @@ impl<T: Real> AllocationProblem<T> {
     }
 
     fn check_flow(&self) -> Result<()> {
-        let hist = self.tolerance_histogram();
+        let hist = self.hist;
         let (lo, hi) = (self.rule.min() as u64, self.rule.k() as u64);
         let groups: Vec<Group> = (0..256)
             .filter(|&t| hist[t] > 0)

@@ -20,9 +20,12 @@
 //! See `docs/exact-solver.md` for the derivation and the complexity.
 
 mod core;
+mod session;
 mod solve;
 mod ssp;
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod solver_tests;
 #[cfg(test)]
@@ -43,6 +46,8 @@ use crate::solver::{ProvesOptimality, Solution, Solver, finish};
 use self::core::{CoreFailure, CoreInput, bits};
 use self::solve::{CoreOutcome, solve_core, solve_core_warm};
 use crate::online::FundPrices;
+
+pub use self::session::{Applied, Audit, Change, ExactSession, Resolved};
 
 /// Relative duality-gap tolerance: `|g(q) − objective| ≤ GAP_TOLERANCE · max(1, |objective|)`.
 ///

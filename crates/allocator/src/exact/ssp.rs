@@ -81,6 +81,8 @@ pub(crate) struct Ssp<'p, 'a, T: Real> {
     /// Smallest key among non-candidate arcs per pair (∞: none).
     phantom: Vec<f64>,
     all_candidates: bool,
+    /// The phantom pairs of the last path that needed one ([`Ssp::route_external`]).
+    hits: Vec<usize>,
     pub(crate) stats: SspStats,
 }
 
@@ -124,6 +126,7 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
             heaps: Vec::new(),
             phantom: vec![f64::INFINITY; nn * nn],
             all_candidates: false,
+            hits: Vec::new(),
             stats: SspStats::default(),
         }
     }
@@ -142,12 +145,30 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
         let n = self.prob.n;
         let target = (open as usize).saturating_mul(16).max(4096);
         self.rebuild(target.min(n));
+        self.route(true).map(|_| ())
+    }
+
+    /// Routes the excess with the candidates and phantoms as they are (set with
+    /// [`Ssp::add_candidates`] and [`Ssp::set_phantom`]); returns `Ok(true)` when no excess is
+    /// left, `Ok(false)` when a shortest path needs a phantom arc (the caller adds the customers
+    /// it bounds and calls again; nothing was moved for that path).
+    pub(crate) fn route_external(&mut self) -> Result<bool, CoreFailure> {
+        if self.heaps.len() != self.nn * self.nn {
+            self.heaps = vec![BinaryHeap::new(); self.nn * self.nn];
+        }
+        self.route(false)
+    }
+
+    /// The SSP loop. `grow`: on a phantom hit, re-select the candidates ([`Ssp::rebuild`]) and
+    /// go on; otherwise return `Ok(false)`.
+    fn route(&mut self, grow: bool) -> Result<bool, CoreFailure> {
+        let n = self.prob.n;
         let nn = self.nn;
         let mut d = vec![0.0f64; nn];
         let mut pred = vec![(usize::MAX, Arc::Range); nn];
         loop {
             let Some(source) = (0..nn).find(|&v| self.excess[v] > 0) else {
-                return Ok(());
+                return Ok(true);
             };
             let Some(t) = self.dijkstra(&mut d, &mut pred) else {
                 return Err(CoreFailure::Infeasible {
@@ -165,6 +186,16 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
             }
             path.reverse();
             if path.iter().any(|&(_, _, k)| k == Arc::Phantom) {
+                if !grow {
+                    self.hits.clear();
+                    let nn = self.nn;
+                    self.hits.extend(
+                        path.iter()
+                            .filter(|&&(_, _, k)| k == Arc::Phantom)
+                            .map(|&(i, j, _)| i * nn + j),
+                    );
+                    return Ok(false);
+                }
                 // Grow fourfold; after a few rounds (a slack sample that keeps missing the
                 // needed customers, e.g. with many ties) take everyone, which always ends it.
                 let rounds = self.stats.rebuilds.min(30);
@@ -179,6 +210,65 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
             }
             self.augment(&path);
         }
+    }
+
+    /// Adds customers to the candidates (their arcs go into the pair heaps). Each must not be a
+    /// candidate already.
+    pub(crate) fn add_candidates(&mut self, customers: &[u32]) {
+        if self.heaps.len() != self.nn * self.nn {
+            self.heaps = vec![BinaryHeap::new(); self.nn * self.nn];
+        }
+        let prob = self.prob;
+        let nn = self.nn;
+        let base = self.cands.len();
+        let mut lists: Vec<Vec<Entry>> = vec![Vec::new(); nn * nn];
+        for (o, &u) in customers.iter().enumerate() {
+            let ui = u as usize;
+            let cand = (base + o) as u32;
+            for_each_arc(
+                prob.row(ui),
+                prob.eligible(ui),
+                self.masks[ui],
+                prob.k,
+                prob.at_most,
+                |a, b, key| lists[a * nn + b].push(Entry { key, cand, ver: 0 }),
+            );
+        }
+        for (heap, list) in self.heaps.iter_mut().zip(lists) {
+            if heap.is_empty() {
+                *heap = BinaryHeap::from(list);
+            } else {
+                // One push each (expected O(1) for random keys): `extend` may rebuild the
+                // whole heap, which repeated loads of small buckets cannot afford.
+                for e in list {
+                    heap.push(e);
+                }
+            }
+        }
+        self.cands.extend_from_slice(customers);
+        self.ver.resize(self.cands.len(), 0);
+        self.stats.max_candidates = self.stats.max_candidates.max(self.cands.len());
+    }
+
+    /// Replaces the phantom arcs (per pair, a lower bound on the keys of every customer that
+    /// is not a candidate; ∞: none).
+    pub(crate) fn set_phantom(&mut self, phantom: Vec<f64>) {
+        self.phantom = phantom;
+    }
+
+    /// The phantom pairs (`i·(F+1) + j`) of the last path that needed one.
+    pub(crate) fn phantom_hits(&self) -> &[usize] {
+        &self.hits
+    }
+
+    /// Customer `u`'s funds now.
+    pub(crate) fn mask(&self, u: usize) -> u64 {
+        self.masks[u]
+    }
+
+    /// The flow on each fund's range arc (after a complete run: the fund loads).
+    pub(crate) fn range_flow(&self) -> &[i64] {
+        &self.c
     }
 
     /// Multi-source Dijkstra from all nodes with positive excess; returns the first settled

@@ -11,21 +11,21 @@ use crate::{AllocationProblem, Exact, ExposureRange, GAP_TOLERANCE, OnlineAlloca
 
 /// An owned problem description that can be edited and rebuilt.
 #[derive(Debug, Clone)]
-struct Spec {
-    e: Vec<f64>,
-    f: usize,
-    tol: Vec<RiskLevel>,
-    risk: Vec<RiskLevel>,
-    rule: PerCustomer,
-    range: Vec<ExposureRange>,
+pub(super) struct Spec {
+    pub(super) e: Vec<f64>,
+    pub(super) f: usize,
+    pub(super) tol: Vec<RiskLevel>,
+    pub(super) risk: Vec<RiskLevel>,
+    pub(super) rule: PerCustomer,
+    pub(super) range: Vec<ExposureRange>,
 }
 
 impl Spec {
-    fn u(&self) -> usize {
+    pub(super) fn u(&self) -> usize {
         self.tol.len()
     }
 
-    fn build(&self) -> Option<AllocationProblem<f64>> {
+    pub(super) fn build(&self) -> Option<AllocationProblem<f64>> {
         let e = RevenueMatrix::from_shape_vec(self.u(), self.f, self.e.clone()).ok()?;
         AllocationProblem::new(
             e,
@@ -37,7 +37,7 @@ impl Spec {
         .ok()
     }
 
-    fn random(rng: &mut StdRng) -> Self {
+    pub(super) fn random(rng: &mut StdRng) -> Self {
         let u = rng.random_range(5..200);
         let f = rng.random_range(2..7);
         let k = rng.random_range(1..f.min(3) + 1);
