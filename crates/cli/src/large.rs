@@ -203,7 +203,7 @@ fn open_shard(path: &Path, funds: usize) -> Result<(Shard, u64, bool), InputErro
         return Err(input::err(
             path,
             None,
-            format!("has {cols} columns, the funds file lists {funds} funds"),
+            format!("shape {rows}×{cols} has {cols} columns, the funds file lists {funds} funds"),
         ));
     }
     let data = file_len.saturating_sub(data_start);
@@ -213,7 +213,13 @@ fn open_shard(path: &Path, funds: usize) -> Result<(Shard, u64, bool), InputErro
             path,
             None,
             format!(
-                "{data} data bytes for a {rows}×{cols} array of {width}-byte floats ({needed} expected)"
+                "{data} data bytes for a {rows}×{cols} array of {width}-byte floats ({needed} \
+                 expected: {})",
+                if u128::from(data) < needed {
+                    "file truncated?"
+                } else {
+                    "more data than the shape's values"
+                }
             ),
         ));
     }
