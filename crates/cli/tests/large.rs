@@ -20,28 +20,20 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A `.npy` file as NumPy writes it (version 1.0), written here byte by byte so the test does
-/// not depend on the reader it checks: `descr` is `<f4`, `>f4`, `<f8` or `>f8`.
+/// Writes `values` as a `rows × cols` `.npy` of `descr` (`<f4`, `>f4`, `<f8` or `>f8`).
 fn npy(path: &Path, descr: &str, rows: usize, cols: usize, values: &[f64]) {
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    for &v in values {
-        match descr {
-            "<f4" => out.extend((v as f32).to_le_bytes()),
-            ">f4" => out.extend((v as f32).to_be_bytes()),
-            "<f8" => out.extend(v.to_le_bytes()),
-            ">f8" => out.extend(v.to_be_bytes()),
+    let data: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| match descr {
+            "<f4" => (v as f32).to_le_bytes().to_vec(),
+            ">f4" => (v as f32).to_be_bytes().to_vec(),
+            "<f8" => v.to_le_bytes().to_vec(),
+            ">f8" => v.to_be_bytes().to_vec(),
             _ => unreachable!(),
-        }
-    }
-    std::fs::write(path, out).unwrap();
+        })
+        .collect();
+    let shape = format!("({rows}, {cols})");
+    std::fs::write(path, common::npy_bytes(descr, &shape, &data)).unwrap();
 }
 
 const U: usize = 20_000;
@@ -96,14 +88,18 @@ fn instance(dir: &Path) -> Instance {
 }
 
 fn allocate(inst: &Instance, revenue: &Path, extra: &[&str]) -> Output {
+    allocate_with(revenue, &inst.customers, &inst.funds, extra)
+}
+
+fn allocate_with(revenue: &Path, customers: &Path, funds: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "allocate",
         "--revenue",
         s(revenue),
         "--customers",
-        s(&inst.customers),
+        s(customers),
         "--funds",
-        s(&inst.funds),
+        s(funds),
     ];
     args.extend_from_slice(extra);
     fundalloc(&args)
@@ -293,17 +289,7 @@ fn bad_shards_customers_and_options_are_one_line_errors_that_keep_the_output() {
         text.push_str(&format!("f{f},1,{}\n", if f == 0 { U } else { 0 }));
     }
     std::fs::write(&funds64, text).unwrap();
-    let got = fundalloc(&[
-        "allocate",
-        "--revenue",
-        s(&wide),
-        "--customers",
-        s(&inst.customers),
-        "--funds",
-        s(&funds64),
-        "--memory-budget",
-        "1",
-    ]);
+    let got = allocate_with(&wide, &inst.customers, &funds64, &["--memory-budget", "1"]);
     fails(&got, "--memory-budget");
     fails(
         &allocate(&inst, &wide, &[]),
@@ -368,19 +354,12 @@ fn bad_shards_customers_and_options_are_one_line_errors_that_keep_the_output() {
         (&longer, "has more customers than the revenue's 20000 rows"),
         (&shorter, "has 19999 customers, the revenue has 20000 rows"),
     ] {
-        let got = fundalloc(&[
-            "allocate",
-            "--revenue",
-            s(&whole),
-            "--customers",
-            s(customers),
-            "--funds",
-            s(&inst.funds),
-            "--memory-budget",
-            "1",
-            "--out",
-            s(&out),
-        ]);
+        let got = allocate_with(
+            &whole,
+            &customers,
+            &inst.funds,
+            &["--memory-budget", "1", "--out", s(&out)],
+        );
         fails(&got, needle);
     }
     // Exposures that cannot be met.
@@ -390,17 +369,7 @@ fn bad_shards_customers_and_options_are_one_line_errors_that_keep_the_output() {
         "fund_id,risk_level,exposure\na,1,1\nb,1,1\nc,2,1\nd,3,1\n",
     )
     .unwrap();
-    let out_args = fundalloc(&[
-        "allocate",
-        "--revenue",
-        s(&whole),
-        "--customers",
-        s(&inst.customers),
-        "--funds",
-        s(&funds),
-        "--memory-budget",
-        "1",
-    ]);
+    let out_args = allocate_with(&whole, &inst.customers, &funds, &["--memory-budget", "1"]);
     fails(&out_args, "4 in all, customers × K = 20000");
     // A bad tolerance deep in the customers file.
     let customers = std::fs::read_to_string(&inst.customers)
@@ -408,19 +377,12 @@ fn bad_shards_customers_and_options_are_one_line_errors_that_keep_the_output() {
         .replace("\nu15000,", "\nu15000,x");
     let bad_customers = dir.path().join("customers_bad.csv");
     std::fs::write(&bad_customers, customers).unwrap();
-    let got = fundalloc(&[
-        "allocate",
-        "--revenue",
-        s(&whole),
-        "--customers",
-        s(&bad_customers),
-        "--funds",
-        s(&inst.funds),
-        "--memory-budget",
-        "1",
-        "--out",
-        s(&out),
-    ]);
+    let got = allocate_with(
+        &whole,
+        &bad_customers,
+        &inst.funds,
+        &["--memory-budget", "1", "--out", s(&out)],
+    );
     fails(&got, "customers_bad.csv:15002: risk_tolerance");
 
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous\n");
