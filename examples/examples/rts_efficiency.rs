@@ -39,6 +39,8 @@ struct Args {
 /// One (series, backbone) row of the study.
 struct Row {
     label: String,
+    series: String,
+    backbone: String,
     seeds: usize,
     /// Forecast-only, RTS-PtO, RTS-PnO seconds per epoch.
     epoch_s: [f64; 3],
@@ -104,6 +106,8 @@ fn row(file: &RunFile) -> Row {
     });
     Row {
         label: format!("{} / {}", series_name(&file.column), file.model),
+        series: series_name(&file.column).to_string(),
+        backbone: file.model.clone(),
         seeds: file.seeds.len(),
         epoch_s: [fc_epoch, pto_epoch, pno_epoch],
         best: [pto_best, pno_best],
@@ -158,64 +162,86 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> {
     fundalloc_examples::plot::register_font();
     let font = fundalloc_examples::plot::FONT;
-    let root = BitMapBackend::new(path, (1200, 420)).into_drawing_area();
+    let mut series: Vec<&str> = Vec::new();
+    for r in rows {
+        if !series.contains(&r.series.as_str()) {
+            series.push(&r.series);
+        }
+    }
+    let height = 40 + 330 * series.len() as u32;
+    let root = BitMapBackend::new(path, (1200, height)).into_drawing_area();
     root.fill(&WHITE)?;
-    let panels = root.split_evenly((1, 3));
-    let colors = [RGBColor(150, 150, 150), RGBColor(230, 140, 40), BLUE];
+    let root = root.titled(
+        "RTS-PnO efficiency (Fig. 2): log scale, mean over seeds",
+        (font, 20),
+    )?;
+    let grid = root.split_evenly((series.len(), 3));
+    let colors = [RGBColor(150, 150, 150), RGBColor(230, 140, 40), RGBColor(40, 80, 220)];
     let names = ["Forecast", "RTS-PtO", "RTS-PnO"];
-    let specs: [(&str, &str, Box<dyn Fn(&Row) -> [f64; 3]>); 3] = [
+    type Getter = Box<dyn Fn(&Row) -> [f64; 3]>;
+    let specs: [(&str, &str, Getter); 3] = [
         ("(a) training to best epoch", "seconds", Box::new(|r| r.to_best_s)),
         ("(b) training per epoch", "seconds", Box::new(|r| r.epoch_s)),
         ("(c) inference per window", "µs", Box::new(|r| r.infer_us)),
     ];
-    let n = rows.len();
-    for (panel, (title, unit, get)) in panels.iter().zip(specs.iter()) {
-        let values: Vec<[f64; 3]> = rows.iter().map(|r| get(r)).collect();
-        let positive = values.iter().flatten().copied().filter(|v| *v > 0.0);
-        let lo = positive.clone().fold(f64::INFINITY, f64::min).max(1e-6) / 2.0;
-        let hi = positive.fold(0.0, f64::max).max(lo * 4.0) * 2.0;
-        let mut chart = ChartBuilder::on(panel)
-            .caption(*title, (font, 18))
-            .margin(10)
-            .x_label_area_size(95)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..n as f64 - 0.5, (lo..hi).log_scale())?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n)
-            .y_desc(*unit)
-            .y_label_formatter(&|y| format!("{y:.3}"))
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() > 1e-6 || i < 0.0 {
-                    return String::new();
-                }
-                rows.get(i as usize).map(|r| r.label.clone()).unwrap_or_default()
-            })
-            .x_label_style(
-                (font, 11)
-                    .into_font()
-                    .transform(FontTransform::Rotate90),
-            )
-            .label_style((font, 11))
-            .draw()?;
-        for (m, color) in colors.iter().enumerate() {
-            let series = values.iter().enumerate().map(|(i, v)| {
-                let x0 = i as f64 - 0.4 + m as f64 * 0.27;
-                Rectangle::new([(x0, lo), (x0 + 0.25, v[m].max(lo))], color.mix(0.85).filled())
-            });
+    for (s_i, name) in series.iter().enumerate() {
+        let group: Vec<&Row> = rows.iter().filter(|r| r.series == *name).collect();
+        let n = group.len();
+        for (p_i, (title, unit, get)) in specs.iter().enumerate() {
+            let panel = &grid[s_i * 3 + p_i];
+            let values: Vec<[f64; 3]> = group.iter().map(|r| get(r)).collect();
+            let positive = values.iter().flatten().copied().filter(|v| *v > 0.0);
+            let lo = positive.clone().fold(f64::INFINITY, f64::min).max(1e-6) / 3.0;
+            let hi = positive.fold(0.0, f64::max).max(lo * 10.0) * 3.0;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(format!("{name}: {title}"), (font, 16))
+                .margin(8)
+                .x_label_area_size(25)
+                .y_label_area_size(60)
+                .build_cartesian_2d(-0.5..n as f64 - 0.5, (lo..hi).log_scale())?;
             chart
-                .draw_series(series)?
-                .label(names[m])
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(n)
+                .y_labels(6)
+                .y_desc(*unit)
+                .y_label_formatter(&|y| {
+                    if *y >= 10.0 {
+                        format!("{y:.0}")
+                    } else if *y >= 0.1 {
+                        format!("{y:.1}")
+                    } else {
+                        format!("{y:.3}")
+                    }
+                })
+                .x_label_formatter(&|x| {
+                    let i = x.round();
+                    if (x - i).abs() > 1e-6 || i < 0.0 {
+                        return String::new();
+                    }
+                    group.get(i as usize).map(|r| r.backbone.clone()).unwrap_or_default()
+                })
+                .label_style((font, 12))
+                .draw()?;
+            for (m, color) in colors.iter().enumerate() {
+                let bars = values.iter().enumerate().map(|(i, v)| {
+                    let x0 = i as f64 - 0.4 + m as f64 * 0.27;
+                    Rectangle::new([(x0, lo), (x0 + 0.25, v[m].max(lo))], color.mix(0.85).filled())
+                });
+                chart
+                    .draw_series(bars)?
+                    .label(names[m])
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+            }
+            if s_i == 0 && p_i == 0 {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .background_style(WHITE.mix(0.8))
+                    .label_font((font, 11))
+                    .draw()?;
+            }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .label_font((font, 11))
-            .draw()?;
     }
     root.present()?;
     Ok(())
