@@ -84,10 +84,9 @@ fn row(file: &RunFile) -> Row {
             .map(|t| t.seconds_per_epoch * t.best_epoch as f64)
     });
     let fc_to_best = avg(&|s| {
-        s.training
-            .iter()
-            .find(|t| t.run == "PtO")
-            .map(|t| (t.seconds_per_epoch - s.inference.calibration_s).max(0.0) * t.best_epoch as f64)
+        s.training.iter().find(|t| t.run == "PtO").map(|t| {
+            (t.seconds_per_epoch - s.inference.calibration_s).max(0.0) * t.best_epoch as f64
+        })
     });
     let pno_to_best = avg(&|s| {
         s.training
@@ -176,11 +175,19 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> 
         (font, 20),
     )?;
     let grid = root.split_evenly((series.len(), 3));
-    let colors = [RGBColor(150, 150, 150), RGBColor(230, 140, 40), RGBColor(40, 80, 220)];
+    let colors = [
+        RGBColor(150, 150, 150),
+        RGBColor(230, 140, 40),
+        RGBColor(40, 80, 220),
+    ];
     let names = ["Forecast", "RTS-PtO", "RTS-PnO"];
     type Getter = Box<dyn Fn(&Row) -> [f64; 3]>;
     let specs: [(&str, &str, Getter); 3] = [
-        ("(a) training to best epoch", "seconds", Box::new(|r| r.to_best_s)),
+        (
+            "(a) training to best epoch",
+            "seconds",
+            Box::new(|r| r.to_best_s),
+        ),
         ("(b) training per epoch", "seconds", Box::new(|r| r.epoch_s)),
         ("(c) inference per window", "µs", Box::new(|r| r.infer_us)),
     ];
@@ -219,19 +226,27 @@ fn plot(rows: &[Row], path: &PathBuf) -> Result<(), Box<dyn std::error::Error>> 
                     if (x - i).abs() > 1e-6 || i < 0.0 {
                         return String::new();
                     }
-                    group.get(i as usize).map(|r| r.backbone.clone()).unwrap_or_default()
+                    group
+                        .get(i as usize)
+                        .map(|r| r.backbone.clone())
+                        .unwrap_or_default()
                 })
                 .label_style((font, 12))
                 .draw()?;
             for (m, color) in colors.iter().enumerate() {
                 let bars = values.iter().enumerate().map(|(i, v)| {
                     let x0 = i as f64 - 0.4 + m as f64 * 0.27;
-                    Rectangle::new([(x0, lo), (x0 + 0.25, v[m].max(lo))], color.mix(0.85).filled())
+                    Rectangle::new(
+                        [(x0, lo), (x0 + 0.25, v[m].max(lo))],
+                        color.mix(0.85).filled(),
+                    )
                 });
                 chart
                     .draw_series(bars)?
                     .label(names[m])
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                    });
             }
             if s_i == 0 && p_i == 0 {
                 chart

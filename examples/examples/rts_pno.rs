@@ -345,7 +345,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\n{} ({}), seeds {seeds:?}:", file.model, file.config);
     print_summary(&file.seeds);
-    plot(&file, &args.plot, &format!("{} ({})", args.column, file.model))?;
+    plot(
+        &file,
+        &args.plot,
+        &format!("{} ({})", args.column, file.model),
+    )?;
     println!("regret plot: {}", args.plot.display());
     Ok(())
 }
@@ -366,7 +370,13 @@ impl Ctx<'_> {
         progress: &mut Progress,
     ) -> Result<(SeedRecord, String, &'static str), Box<dyn std::error::Error>> {
         let start = Instant::now();
-        let report = run_experiment(config, self.data, self.params.clone(), self.device, progress)?;
+        let report = run_experiment(
+            config,
+            self.data,
+            self.params.clone(),
+            self.device,
+            progress,
+        )?;
         let seconds = start.elapsed().as_secs_f64();
         let methods = report
             .rows
@@ -511,7 +521,11 @@ fn print_summary(records: &[SeedRecord]) {
     println!("|---|---:|---:|---:|---:|");
     for (i, m) in first.methods.iter().enumerate() {
         let col = |f: &dyn Fn(&MethodRecord) -> f64| {
-            let v: Vec<f64> = records.iter().filter_map(|r| r.methods.get(i)).map(f).collect();
+            let v: Vec<f64> = records
+                .iter()
+                .filter_map(|r| r.methods.get(i))
+                .map(f)
+                .collect();
             mean_std(&v)
         };
         let (reg, reg_sd) = col(&|r| r.regret);
@@ -552,7 +566,10 @@ fn plot(file: &RunFile, path: &PathBuf, title: &str) -> Result<(), Box<dyn std::
     let n = rows.len();
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("Test regret per method — {title}, mean of {} seed(s)", file.seeds.len()),
+            format!(
+                "Test regret per method — {title}, mean of {} seed(s)",
+                file.seeds.len()
+            ),
             (font, 22),
         )
         .margin(15)

@@ -244,7 +244,10 @@ impl Inception {
         let mut bias: Option<Tensor<1>> = None;
         for (i, k) in self.kernels.iter().enumerate() {
             let pad = n - 1 - i;
-            let w = k.weight.val().pad([(pad, pad), (pad, pad)], PadMode::Constant(0.0));
+            let w = k
+                .weight
+                .val()
+                .pad([(pad, pad), (pad, pad)], PadMode::Constant(0.0));
             weight = Some(match weight {
                 Some(acc) => acc + w,
                 None => w,
@@ -536,7 +539,10 @@ mod inception_tests {
             assert_eq!(fused.len(), separate.len());
             let scale = separate.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1.0);
             for (f, s) in fused.iter().zip(&separate) {
-                assert!((f - s).abs() <= 1e-5 * scale, "{kernels} kernels: {f} vs {s}");
+                assert!(
+                    (f - s).abs() <= 1e-5 * scale,
+                    "{kernels} kernels: {f} vs {s}"
+                );
             }
         }
     }
