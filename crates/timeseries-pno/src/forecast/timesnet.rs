@@ -527,13 +527,13 @@ mod inception_tests {
                 .forward(x.clone())
                 .into_data()
                 .convert::<f32>()
-                .to_vec()
+                .try_to_vec::<f32>()
                 .unwrap_or_default();
             let separate: Vec<f32> = inception
                 .forward_separate(x)
                 .into_data()
                 .convert::<f32>()
-                .to_vec()
+                .try_to_vec::<f32>()
                 .unwrap_or_default();
             assert_eq!(fused.len(), b * c_out * h * w);
             assert_eq!(fused.len(), separate.len());
