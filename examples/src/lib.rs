@@ -5,3 +5,4 @@
 pub mod campaign;
 pub mod data;
 pub mod plot;
+pub mod rts;
