@@ -356,7 +356,7 @@ fn bad_shards_customers_and_options_are_one_line_errors_that_keep_the_output() {
     ] {
         let got = allocate_with(
             &whole,
-            &customers,
+            customers,
             &inst.funds,
             &["--memory-budget", "1", "--out", s(&out)],
         );
