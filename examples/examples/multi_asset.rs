@@ -144,7 +144,7 @@ fn run<C: ForecasterParams>(
     params: &ValidTrainParams,
     device: &Device,
 ) -> Result<Vec<MultiAssetResult>, Box<dyn std::error::Error>> {
-    let never = fundalloc_core_types::CancelToken::new();
+    let never = fundalloc_timeseries_pno::CancelToken::new();
     Ok(run_multi_asset_experiment(config, data, params.clone(), device, &never, &mut Log)?.rows)
 }
 

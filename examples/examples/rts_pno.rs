@@ -30,7 +30,7 @@ use fundalloc_examples::rts::{
     InferenceRecord, MethodRecord, RunFile, SeedRecord, TrainRecord, mean_std, write_atomic,
 };
 use fundalloc_timeseries_pno::{
-    DLinearParams, DecisionRule, Device, EpochReport, FedFormerParams, Forecaster,
+    CancelToken, DLinearParams, DecisionRule, Device, EpochReport, FedFormerParams, Forecaster,
     ForecasterParams, NLinearParams, Observer, ParamGuard, PatchTstParams, TimesNetParams,
     TrainParams, Trained, ValidTrainParams, WindowDataset, allocate, calibrate, load_csv_column,
     predict, run_experiment,
@@ -375,6 +375,7 @@ impl Ctx<'_> {
             self.data,
             self.params.clone(),
             self.device,
+            &CancelToken::new(),
             progress,
         )?;
         let seconds = start.elapsed().as_secs_f64();

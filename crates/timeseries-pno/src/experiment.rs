@@ -90,24 +90,43 @@ pub struct ExperimentReport<M> {
 /// all seven methods.
 ///
 /// # Errors
-/// As [`fit`] and [`evaluate`].
+/// As [`fit`] (including [`PnoError::Cancelled`]: `cancel` is checked before every
+/// mini-batch of the three runs) and [`evaluate`].
 pub fn run_experiment<C: ForecasterParams>(
     config: &C,
     data: &WindowDataset,
     params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<ExperimentReport<C::Model>> {
     let params = params.check()?;
-    let pto = fit(config, data, &Method::Pto, params.clone(), device, observer)?;
+    let pto = fit(
+        config,
+        data,
+        &Method::Pto,
+        params.clone(),
+        device,
+        cancel,
+        observer,
+    )?;
     let fixed = Method::PnoFixed(pto.constraint().clone());
-    let pno_fixed = fit(config, data, &fixed, params.clone(), device, observer)?;
+    let pno_fixed = fit(
+        config,
+        data,
+        &fixed,
+        params.clone(),
+        device,
+        cancel,
+        observer,
+    )?;
     let pno_adaptive = fit(
         config,
         data,
         &Method::PnoAdaptive,
         params.clone(),
         device,
+        cancel,
         observer,
     )?;
     let mut rows = Vec::new();

@@ -29,7 +29,7 @@ pub use forecast::{
     PatchTstParams, PatchTstValidParams, RevIn, TimesNet, TimesNetParams, TimesNetValidParams,
     predict,
 };
-pub use fundalloc_core_types::{NoObserver, Observer, ParamGuard};
+pub use fundalloc_core_types::{CancelToken, NoObserver, Observer, ParamGuard};
 pub use multi_asset::{
     MAX_MULTI_ASSET_CELLS, MultiAssetDataset, MultiAssetProblem, MultiAssetSolution,
     predict_channels,
@@ -46,8 +46,8 @@ pub use train::{
 /// The items most programs need: `use fundalloc_timeseries_pno::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        DecisionRule, Device, EpochReport, Forecaster, ForecasterParams, Method, NoObserver,
-        Observer, ParamGuard, PnoError, RiskConstraint, RiskSolution, TrainParams, WindowDataset,
-        fit, run_experiment, solve_risk_aware, spo_plus,
+        CancelToken, DecisionRule, Device, EpochReport, Forecaster, ForecasterParams, Method,
+        NoObserver, Observer, ParamGuard, PnoError, RiskConstraint, RiskSolution, TrainParams,
+        WindowDataset, fit, run_experiment, solve_risk_aware, spo_plus,
     };
 }

@@ -236,17 +236,19 @@ fn run_epoch<F: Forecaster>(
 ///
 /// `device` picks the backend (`Device::flex()` for pure-Rust CPU); autodiff is enabled here.
 /// The observer sees every mini-batch (`on_step`) and every epoch's [`EpochReport`]
-/// (`on_epoch`).
+/// (`on_epoch`). `cancel` is checked before every mini-batch.
 ///
 /// # Errors
-/// Invalid model or training parameters, too few calibration windows for γ, or a numerical
-/// failure (non-finite forecasts).
+/// Invalid model or training parameters, too few calibration windows for γ, a numerical
+/// failure (non-finite forecasts), or [`PnoError::Cancelled`] once `cancel` is cancelled or past
+/// its deadline.
 pub fn fit<C: ForecasterParams>(
     model: &C,
     data: &WindowDataset,
     method: &Method,
     params: impl ParamGuard<Checked = ValidTrainParams, Error = PnoError>,
     device: &Device,
+    cancel: &CancelToken,
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<Trained<C::Model>> {
     let cells = Cells::single();
@@ -256,14 +258,13 @@ pub fn fit<C: ForecasterParams>(
         validation: data.validation(),
         cells: &cells,
     };
-    let never = CancelToken::new();
     fit_view(
         model,
         &view,
         method,
         &params.check()?,
         device,
-        &never,
+        cancel,
         observer,
     )
 }

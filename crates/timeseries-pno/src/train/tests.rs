@@ -50,6 +50,7 @@ fn tiny_dlinear_learns_a_sine() {
         &Method::Pto,
         params,
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -94,6 +95,7 @@ fn pno_and_patchtst_run_and_record_history() {
         &Method::PnoAdaptive,
         params.clone(),
         &device,
+        &CancelToken::new(),
         &mut seen,
     )
     .unwrap();
@@ -111,6 +113,7 @@ fn pno_and_patchtst_run_and_record_history() {
         &Method::PnoFixed(fixed_set.clone()),
         params,
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -129,6 +132,7 @@ fn same_seed_same_model() {
         &Method::Pto,
         params.clone(),
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -138,6 +142,7 @@ fn same_seed_same_model() {
         &Method::Pto,
         params,
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -228,6 +233,7 @@ fn one_asset_panel_is_exactly_the_single_series_path() {
         &Method::Pto,
         params.clone(),
         &device,
+        &CancelToken::new(),
         &mut NoObserver,
     )
     .unwrap();
@@ -239,6 +245,7 @@ fn one_asset_panel_is_exactly_the_single_series_path() {
             &method,
             params.clone(),
             &device,
+            &CancelToken::new(),
             &mut NoObserver,
         )
         .unwrap();
@@ -443,6 +450,39 @@ fn multi_asset_training_stops_when_cancelled() {
             &Method::PnoAdaptive,
             params,
             &Device::flex(),
+            &token,
+            &mut NoObserver
+        ),
+        Err(PnoError::Cancelled(_))
+    ));
+}
+
+#[test]
+fn single_series_training_and_experiment_stop_when_cancelled() {
+    let _guard = serial();
+    let data = sine_data(300, 16, 4);
+    let params = TrainParams::new().epochs(3).batch_size(16).check().unwrap();
+    let token = CancelToken::new();
+    token.cancel();
+    let device = Device::flex();
+    assert!(matches!(
+        fit(
+            &NLinearParams,
+            &data,
+            &Method::Pto,
+            params.clone(),
+            &device,
+            &token,
+            &mut NoObserver
+        ),
+        Err(PnoError::Cancelled(_))
+    ));
+    assert!(matches!(
+        crate::run_experiment(
+            &NLinearParams,
+            &data,
+            params,
+            &device,
             &token,
             &mut NoObserver
         ),
