@@ -458,11 +458,12 @@ struct AssignmentWriter<'a, W: Write> {
 impl<W: Write> AssignmentWriter<'_, W> {
     fn write(&mut self, funds: &[u32]) -> Result<(), InputError> {
         self.customers.advance(self.total)?;
-        let id = self.customers.field(0)?.to_owned();
+        // Borrowed from the stream's record (no copy per customer): the two fields are disjoint.
+        let id = self.customers.field(0)?;
         for &g in funds {
             let fund = self.fund_ids.get(g as usize).map_or("?", String::as_str);
             self.csv
-                .write_record([id.as_str(), fund])
+                .write_record([id, fund])
                 .map_err(|e| input::err(Path::new("--out"), None, format!("cannot write: {e}")))?;
         }
         Ok(())
