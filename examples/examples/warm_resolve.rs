@@ -46,6 +46,10 @@ struct Args {
     /// Runs per solve (the fastest is reported).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Only these changes (comma-separated names: rows, quota, customers, fund-closed,
+    /// fund-added); all when absent.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 type BoxError = Box<dyn std::error::Error>;
@@ -257,7 +261,9 @@ fn main() -> Result<(), BoxError> {
             Err(err) => eprintln!("fund-closed skipped: {err}"),
         }
     }
-    if !args.skip_fund_added {
+    if !args.skip_fund_added
+        && (args.only.is_empty() || args.only.iter().any(|o| o == "fund-added"))
+    {
         // fund-added: a ninth fund (risk 1) with revenue ~ a random existing fund's, n exposures.
         let mut e = Vec::with_capacity(u * (f + 1));
         let mut column = Vec::with_capacity(u);
@@ -302,6 +308,9 @@ fn main() -> Result<(), BoxError> {
     drop(base);
     let repeat = args.repeat.max(1);
     for c in changes {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == c.name) {
+            continue;
+        }
         let mut cold_best: Option<Solution> = None;
         for _ in 0..repeat {
             let (s, _) = Exact::new().solve_certified(&c.problem)?;

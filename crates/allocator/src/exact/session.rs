@@ -20,9 +20,9 @@ use fundalloc_core_types::{
 };
 use rayon::prelude::*;
 
-use super::core::{CHUNK, CoreInput, MAX_FUNDS, Problem, best_set, bits, for_each_arc};
+use super::core::{CHUNK, CoreInput, MAX_FUNDS, Problem, best_set, bits, for_each_arc, slack};
 use super::solve::{solve_core, solve_core_warm};
-use super::ssp::Ssp;
+use super::ssp::{Ssp, scaled_ranges};
 use super::{Certificate, GAP_TOLERANCE, core_error};
 use crate::error::{AllocError, Result};
 use crate::problem::{AllocationProblem, ExposureRange, PerCustomer, Shape};
@@ -47,6 +47,21 @@ const CLOSED_PRICE: f64 = 1e300;
 /// A rebase runs before a re-solve when more than `1 / REBASE_SHARE` of the customers are
 /// active.
 const REBASE_SHARE: usize = 4;
+/// `state` of a settled customer whose bucket [`ExactSession::presearch`] loaded, until it
+/// leaves the settled sums.
+const LOADING: u16 = 2;
+/// After a presearch about this many candidates per unit of the excess expected to be left
+/// stay active (at least the [`MIN_ACTIVE`] of a rebase).
+const KEEP_PER_UNIT: usize = 8;
+/// Buckets are compacted past `BUCKET_LIMIT · pairs · MAX_TIERS`.
+const BUCKET_LIMIT: usize = 4;
+/// A search with at least this much excess routes a scaled-down copy on a sample first
+/// ([`ExactSession::presearch`]).
+const PRESEARCH_EXCESS: i64 = 1024;
+/// At most this many presearch rounds (each at a finer scale) before the exact search.
+const PRESEARCH_ROUNDS: usize = 3;
+/// The smallest sample share of [`ExactSession::presearch`] is `1 / MAX_DEN`.
+const MAX_DEN: i64 = 256;
 
 /// A change to the problem held by an [`ExactSession`].
 ///
@@ -131,6 +146,10 @@ pub struct Resolved {
     pub augmentations: u64,
     /// Whether a rebase (a full O(U·F) pass) ran first because too many customers were active.
     pub rebased: bool,
+    /// Passes over the active customers before the exact search: sample rounds for a large
+    /// excess (a scaled-down search on a sample for prices close to the optimum's), and a
+    /// pass that settles again those far from any move when they are many.
+    pub presearch_passes: usize,
 }
 
 /// The check of [`ExactSession::audit`]: the cached objective against a recomputation from
@@ -238,6 +257,12 @@ pub struct ExactSession<T: Real = f64> {
     /// The fewest customers a rebase leaves active ([`MIN_ACTIVE`]; tests lower it so that
     /// small problems have settled customers).
     min_active: usize,
+    /// The smallest excess, and the smallest `1 / share`, of a presearch round
+    /// ([`PRESEARCH_EXCESS`] and 4; tests lower them so that small problems run rounds).
+    presearch_excess: i64,
+    min_den: i64,
+    /// Presearch passes of the last search.
+    passes: usize,
 }
 
 impl<T: Real> ExactSession<T> {
@@ -300,6 +325,9 @@ impl<T: Real> ExactSession<T> {
             resolves: 0,
             audit_every: 0,
             min_active: MIN_ACTIVE,
+            presearch_excess: PRESEARCH_EXCESS,
+            min_den: 4,
+            passes: 0,
         };
         session.full_solve(false)?;
         Ok(session)
@@ -584,6 +612,7 @@ impl<T: Real> ExactSession<T> {
     pub fn resolve(&mut self) -> Result<Resolved> {
         let start = Instant::now();
         if self.full_pending {
+            self.passes = 0;
             self.full_solve(true)?;
             return Ok(self.resolved(start, true, 0, 0, 0, false));
         }
@@ -691,6 +720,7 @@ impl<T: Real> ExactSession<T> {
             buckets_loaded,
             augmentations,
             rebased,
+            presearch_passes: self.passes,
         }
     }
 
@@ -744,19 +774,62 @@ impl<T: Real> ExactSession<T> {
 
     /// The shortest-path search on the active customers; loads settled buckets on demand.
     /// Returns (augmentations, buckets loaded).
+    ///
+    /// A large excess (a quota moved, a fund closed) is first routed at `1/den` scale on a
+    /// sample of the candidates ([`ExactSession::presearch`]): its prices are close to the new
+    /// optimum's, every candidate takes its best set at them, and the exact search only routes
+    /// what the sample got wrong.
     fn search(&mut self) -> Result<(u64, usize)> {
+        self.passes = 0;
         let state = &self.state;
         self.active.retain(|&u| state[u as usize] == ACTIVE);
         self.active.sort_unstable();
         self.active.dedup();
+        self.compact_buckets();
         let f = self.data.f;
         let nn = f + 1;
-        let prob = self.data.view(self.live);
-        let mut loaded_now = 0usize;
-        let mut ssp = Ssp::new(&prob, self.p.clone(), &mut self.masks, &self.loads);
-        if ssp.open_excess() == 0 {
+        let open = self.open_excess();
+        if open == 0 {
             return Ok((0, 0));
         }
+        let mut loaded_now = 0usize;
+        let mut augmentations = 0u64;
+        // Routing e units at scale 1/den costs e/den paths and leaves an error of about
+        // √(e·den) units: den ≈ ∛e balances the two.
+        // Each sample round leaves an excess of about 2·e^(2/3); rounds go on while that
+        // halves it. A last pass without a sample settles the active customers far from any
+        // move when they are many more than the exact search needs (e.g. after new rows).
+        let mut open = open;
+        let mut rounds = 0;
+        loop {
+            let den = (open as f64).cbrt().round() as i64;
+            let sampled =
+                open >= self.presearch_excess && den >= self.min_den && rounds < PRESEARCH_ROUNDS;
+            let expected = if sampled {
+                2.0 * (open as f64).powf(2.0 / 3.0)
+            } else {
+                open as f64
+            };
+            let keep = ((KEEP_PER_UNIT as f64 * expected) as usize).max(self.min_active);
+            if !sampled && self.active.len() <= 2 * keep {
+                break;
+            }
+            let (a, l) = self.presearch(sampled.then_some(den.min(MAX_DEN)), keep)?;
+            augmentations += a;
+            loaded_now += l;
+            rounds += 1;
+            self.passes = rounds;
+            if !sampled {
+                break;
+            }
+            let left = self.open_excess();
+            if left == 0 || left > open / 2 {
+                break;
+            }
+            open = left;
+        }
+        let prob = self.data.view(self.live);
+        let mut ssp = Ssp::new(&prob, self.p.clone(), &mut self.masks, &self.loads);
         ssp.add_candidates(&self.active);
         ssp.set_phantom(phantom_of_unloaded(&self.buckets, &self.loaded, nn).0);
         loop {
@@ -765,38 +838,19 @@ impl<T: Real> ExactSession<T> {
                 break;
             }
             let (_, owner) = phantom_of_unloaded(&self.buckets, &self.loaded, nn);
-            let mut newly = Vec::new();
-            for &pair in ssp.phantom_hits() {
-                let Some(b) = owner[pair] else { continue };
-                if self.loaded[b] {
-                    continue;
-                }
-                self.loaded[b] = true;
-                loaded_now += 1;
-                for &u in &self.buckets[b].members {
-                    let ui = u as usize;
-                    if self.state[ui] == SETTLED {
-                        self.state[ui] = ACTIVE;
-                        newly.push(u);
-                    }
-                }
-            }
-            for &u in &newly {
-                let ui = u as usize;
-                let row = prob.row(ui);
-                let m = ssp.mask(ui);
-                let v: f64 = bits(m).map(|g| row[g].to_f64_lossless()).sum();
-                self.settled_value.add(-v);
-                for g in bits(m) {
-                    self.settled_count[g] -= 1;
-                }
-                self.settled -= 1;
-            }
-            self.active.extend_from_slice(&newly);
+            let hits: Vec<usize> = ssp
+                .phantom_hits()
+                .iter()
+                .filter_map(|&pair| owner[pair])
+                .collect();
+            let mut book = book!(self);
+            let newly = book.take(&hits, ACTIVE, &mut loaded_now);
+            book.detach_all(&newly, &prob, |u| ssp.mask(u));
             ssp.add_candidates(&newly);
             ssp.set_phantom(phantom_of_unloaded(&self.buckets, &self.loaded, nn).0);
         }
-        let augmentations = ssp.stats.augmentations;
+        augmentations += ssp.stats.augmentations;
+
         let loads = ssp.range_flow().to_vec();
         let pz = ssp.p[f];
         let p: Vec<f64> = ssp.p.iter().map(|&x| x - pz).collect();
@@ -804,6 +858,246 @@ impl<T: Real> ExactSession<T> {
         self.p = p;
         self.loads = loads;
         Ok((augmentations, loaded_now))
+    }
+
+    /// The units of excess the search must route (loads against ranges at the prices).
+    fn open_excess(&mut self) -> i64 {
+        let prob = self.data.view(self.live);
+        let ssp = Ssp::new(&prob, self.p.clone(), &mut self.masks, &self.loads);
+        ssp.open_excess()
+    }
+
+    /// The prices of the excess divided by `den`, routed on the active customers `u` with
+    /// `sample(u, den)` (and the same share of every bucket a path needs; all of that bucket's
+    /// members become active, the unsampled ones `LOADING`). Returns (prices, augmentations).
+    fn sample_prices(&mut self, den: i64, loaded_now: &mut usize) -> (Vec<f64>, u64) {
+        let f = self.data.f;
+        let nn = f + 1;
+        let prob = self.data.view(self.live);
+        let (min, max, virtual_loads) = scaled_ranges(&prob, &self.p, &self.loads, den);
+        let mut sprob = self.data.view(self.live);
+        sprob.min = min;
+        sprob.max = max;
+        let pick = |u: u32| sample(u, den);
+        let first: Vec<u32> = self.active.iter().copied().filter(|&u| pick(u)).collect();
+        let mut ssp = Ssp::new(&sprob, self.p.clone(), &mut self.masks, &virtual_loads);
+        ssp.add_candidates(&first);
+        ssp.set_phantom(phantom_of_unloaded(&self.buckets, &self.loaded, nn).0);
+        // Members of the buckets loaded here are `LOADING` until the presearch's pass moves
+        // them out of the settled sums (one read of each row, in id order).
+        let mut book = book!(self);
+        // A sample may lack the customers a path needs (risk levels; an error here): its
+        // prices so far are as good a start as any.
+        while let Ok(false) = ssp.route_external() {
+            let (_, owner) = phantom_of_unloaded(book.buckets, book.loaded, nn);
+            let hits: Vec<usize> = ssp
+                .phantom_hits()
+                .iter()
+                .filter_map(|&pair| owner[pair])
+                .collect();
+            let newly = book.take(&hits, LOADING, loaded_now);
+            // The sampled members may move in this search: they leave the settled sums now.
+            let picked: Vec<u32> = newly.into_iter().filter(|&u| pick(u)).collect();
+            book.detach_all(&picked, &prob, |u| ssp.mask(u));
+            for &u in &picked {
+                book.state[u as usize] = ACTIVE;
+            }
+            ssp.add_candidates(&picked);
+            ssp.set_phantom(phantom_of_unloaded(book.buckets, book.loaded, nn).0);
+        }
+        let augmentations = ssp.stats.augmentations;
+        let pz = ssp.p[f];
+        (ssp.p.iter().map(|&x| x - pz).collect(), augmentations)
+    }
+
+    /// The first phase of a search with a large excess: the excess divided by `den`, routed
+    /// on the active customers `u` with `sample(u, den)` (and the same share of every bucket
+    /// a path needs). Then every bucket whose phantom is negative at the sample's prices is
+    /// loaded, every active customer takes its best set at those prices, and they become the
+    /// session's prices: the exact search starts from a valid state (every customer holds a
+    /// best set) with the excess the sample did not resolve. Finally the active customers far
+    /// from any move are settled again ([`ExactSession::resettle`]), so that the exact search
+    /// keeps a few candidates per unit of excess left. Returns (augmentations, buckets
+    /// loaded). Cost: O(active · K · F) plus the sample's paths.
+    fn presearch(&mut self, den: Option<i64>, keep: usize) -> Result<(u64, usize)> {
+        let f = self.data.f;
+        let nn = f + 1;
+        let mut loaded_now = 0usize;
+        let (p, augmentations) = match den {
+            Some(den) => self.sample_prices(den, &mut loaded_now),
+            None => (self.p.clone(), 0),
+        };
+        let prob = self.data.view(self.live);
+        let mut book = book!(self);
+        // Every settled bucket whose phantom is negative at the new prices joins the active
+        // set (one pass: loading does not move the prices).
+        let negative: Vec<usize> = (0..book.buckets.len())
+            .filter(|&b| {
+                let bucket = &book.buckets[b];
+                let (i, j) = (bucket.pair / nn, bucket.pair % nn);
+                !book.loaded[b] && bucket.min + p[j] - p[i] < 0.0
+            })
+            .collect();
+        book.take(&negative, LOADING, &mut loaded_now);
+
+        // One pass over the active customers (in id order, one read of each row): each takes
+        // its best set at the new prices; those taken from buckets above leave the settled
+        // sums; those whose slack is above `tau` are settled again, in new buckets per fund
+        // pair binned by reduced cost in doubling steps above `tau`, so that the exact search
+        // keeps about `keep` candidates.
+        self.active.sort_unstable();
+        let tau = slack_quantile(&prob, &self.active, &p, keep);
+        let width = if tau > 0.0 { tau } else { f64::MIN_POSITIVE };
+        let (pairs, bins) = (nn * nn, MAX_TIERS);
+        let (k, at_most) = (prob.k, prob.at_most);
+        let chunk = (self.active.len() / (4 * rayon::current_num_threads().max(1))).max(CHUNK);
+        // The ids are sorted, so each chunk's customers own a range of the masks and states:
+        // the pass writes them in place, in parallel.
+        let mut jobs = Vec::new();
+        {
+            let (mut masks, mut state): (&mut [u64], &mut [u16]) =
+                (&mut self.masks, &mut self.state);
+            let mut offset = 0usize;
+            for ids in self.active.chunks(chunk) {
+                let end = ids.last().map_or(offset, |&u| u as usize + 1);
+                let (m, rest_m) = std::mem::take(&mut masks).split_at_mut(end - offset);
+                let (st, rest_s) = std::mem::take(&mut state).split_at_mut(end - offset);
+                jobs.push((ids, m, st, offset));
+                (masks, state, offset) = (rest_m, rest_s, end);
+            }
+        }
+        let parts: Vec<Pass> = jobs
+            .into_par_iter()
+            .map(|(ids, masks, state, offset)| {
+                let mut out = Pass::new(f, pairs * bins);
+                // Gather a batch of rows (and states, masks, eligibility) first: the loads
+                // are independent, so their cache misses overlap.
+                let mut buf: Vec<T> = Vec::with_capacity(GATHER * f);
+                let mut meta = [(0u64, 0u16, 0u64); GATHER];
+                for batch in ids.chunks(GATHER) {
+                    buf.clear();
+                    for (o, &u) in batch.iter().enumerate() {
+                        let ui = u as usize;
+                        buf.extend_from_slice(prob.row(ui));
+                        meta[o] = (prob.eligible(ui), state[ui - offset], masks[ui - offset]);
+                    }
+                    for (o, &u) in batch.iter().enumerate() {
+                        let ui = u as usize;
+                        let row = &buf[o * f..(o + 1) * f];
+                        let (el, st, old) = meta[o];
+                        let at = ui - offset;
+                        if st == LOADING {
+                            for g in bits(old) {
+                                out.detached_value += row[g].to_f64_lossless();
+                                out.detached_count[g] += 1;
+                            }
+                            out.detached += 1;
+                        }
+                        let m = best_set(row, el, &p, k, at_most, ui);
+                        masks[at] = m;
+                        let s = if tau == f64::INFINITY {
+                            f64::NEG_INFINITY
+                        } else {
+                            slack(row, el, m, k, at_most, &p)
+                        };
+                        if s <= tau {
+                            state[at] = ACTIVE;
+                            out.kept.push(u);
+                            for g in bits(m) {
+                                out.kept_count[g] += 1;
+                            }
+                            continue;
+                        }
+                        state[at] = SETTLED;
+                        for g in bits(m) {
+                            out.settled_value += row[g].to_f64_lossless();
+                            out.settled_count[g] += 1;
+                        }
+                        out.settled += 1;
+                        for_each_arc(row, el, m, k, at_most, |a, b, key| {
+                            let i =
+                                (a * nn + b) * bins + log2_bin((key + p[b] - p[a]) / width, bins);
+                            out.members[i].push(u);
+                            out.mins[i] = out.mins[i].min(key);
+                        });
+                    }
+                }
+                out
+            })
+            .collect();
+        drop(prob);
+        let mut loads = vec![0i64; f];
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); pairs * bins];
+        let mut mins = vec![f64::INFINITY; pairs * bins];
+        let mut kept = Vec::new();
+        for part in parts {
+            self.settled_value
+                .add(part.settled_value - part.detached_value);
+            for (g, c) in self.settled_count.iter_mut().enumerate() {
+                *c += part.settled_count[g] - part.detached_count[g];
+                loads[g] += part.kept_count[g];
+            }
+            self.settled = self.settled + part.settled - part.detached;
+            kept.extend_from_slice(&part.kept);
+            for (i, list) in part.members.into_iter().enumerate() {
+                if members[i].is_empty() {
+                    members[i] = list;
+                } else {
+                    members[i].extend_from_slice(&list);
+                }
+                mins[i] = mins[i].min(part.mins[i]);
+            }
+        }
+        for (i, (members, min)) in members.into_iter().zip(mins).enumerate() {
+            if !members.is_empty() {
+                self.buckets.push(Bucket {
+                    pair: i / bins,
+                    min,
+                    members,
+                });
+                self.loaded.push(false);
+            }
+        }
+        self.active = kept;
+        for (l, c) in loads.iter_mut().zip(&self.settled_count) {
+            *l += c;
+        }
+        self.loads = loads;
+        self.p = p;
+        Ok((augmentations, loaded_now))
+    }
+
+    /// Drops the loaded buckets (their members are active, or settled in later buckets) once
+    /// they are many, and merges each pair's unloaded buckets down to [`MAX_TIERS`] when
+    /// re-settling has made too many: the phantom scans stay O(pairs · tiers).
+    fn compact_buckets(&mut self) {
+        let nn = self.data.f + 1;
+        let limit = BUCKET_LIMIT * nn * nn * MAX_TIERS;
+        if self.buckets.len() <= limit {
+            return;
+        }
+        let buckets = std::mem::take(&mut self.buckets);
+        let mut per_pair: Vec<Vec<Bucket>> = vec![Vec::new(); nn * nn];
+        for (b, loaded) in buckets.into_iter().zip(&self.loaded) {
+            if !loaded {
+                per_pair[b.pair].push(b);
+            }
+        }
+        for list in &mut per_pair {
+            list.sort_unstable_by(|a, b| a.min.total_cmp(&b.min));
+            while list.len() > MAX_TIERS {
+                // Merge the two adjacent buckets with the fewest members together.
+                let i = (0..list.len() - 1)
+                    .min_by_key(|&i| list[i].members.len() + list[i + 1].members.len())
+                    .unwrap_or(0);
+                let next = list.remove(i + 1);
+                let b = &mut list[i];
+                b.min = b.min.min(next.min);
+                b.members.extend_from_slice(&next.members);
+            }
+        }
+        self.buckets = per_pair.into_iter().flatten().collect();
+        self.loaded = vec![false; self.buckets.len()];
     }
 
     /// The certificate from the active customers (computed) and the settled sums (cached).
@@ -1101,6 +1395,13 @@ impl<T: Real> ExactSession<T> {
         self.certify()
     }
 
+    /// Lowers the thresholds of the presearch rounds (tests: rounds on small problems).
+    #[cfg(test)]
+    pub(crate) fn set_presearch(&mut self, excess: i64, min_den: i64) {
+        self.presearch_excess = excess;
+        self.min_den = min_den.max(2);
+    }
+
     /// Lowers the active share of a rebase and rebases (tests: settled customers on small
     /// problems).
     #[cfg(test)]
@@ -1325,6 +1626,159 @@ impl<T: Real> Data<T> {
             *m &= self.open;
         }
         prob
+    }
+}
+
+/// One chunk's part of [`ExactSession::presearch`]'s pass over the active customers.
+struct Pass {
+    /// The customers that stay active, and their funds per fund.
+    kept: Vec<u32>,
+    kept_count: Vec<i64>,
+    /// The settled sums of the customers taken from buckets (to subtract).
+    detached_value: f64,
+    detached_count: Vec<i64>,
+    detached: u64,
+    /// The settled sums of the customers settled again (to add).
+    settled_value: f64,
+    settled_count: Vec<i64>,
+    settled: u64,
+    /// Their bucket members and smallest keys per (pair, bin).
+    members: Vec<Vec<u32>>,
+    mins: Vec<f64>,
+}
+
+impl Pass {
+    fn new(f: usize, buckets: usize) -> Self {
+        Self {
+            kept: Vec::new(),
+            kept_count: vec![0; f],
+            detached_value: 0.0,
+            detached_count: vec![0; f],
+            detached: 0,
+            settled_value: 0.0,
+            settled_count: vec![0; f],
+            settled: 0,
+            members: vec![Vec::new(); buckets],
+            mins: vec![f64::INFINITY; buckets],
+        }
+    }
+}
+
+/// The slack at `p` (of each customer's best set there) below which about `keep` of
+/// `active` lie, from an even sample of at most 16,384 of them (∞ when `keep` covers them all).
+fn slack_quantile<T: Real>(prob: &Problem<'_, T>, active: &[u32], p: &[f64], keep: usize) -> f64 {
+    if keep >= active.len() {
+        return f64::INFINITY;
+    }
+    let step = (active.len() / QUANTILE_SAMPLE).max(1);
+    let mut s: Vec<f64> = active
+        .iter()
+        .step_by(step)
+        .map(|&u| {
+            let u = u as usize;
+            let (row, el) = (prob.row(u), prob.eligible(u));
+            let m = best_set(row, el, p, prob.k, prob.at_most, u);
+            slack(row, el, m, prob.k, prob.at_most, p)
+        })
+        .collect();
+    let idx = ((keep as f64 / active.len() as f64) * s.len() as f64) as usize;
+    let idx = idx.min(s.len() - 1);
+    let (_, v, _) = s.select_nth_unstable_by(idx, f64::total_cmp);
+    *v
+}
+
+/// The sample of [`slack_quantile`] (a guide for the candidate count, not a bound).
+const QUANTILE_SAMPLE: usize = 2048;
+
+/// Customers whose rows [`ExactSession::presearch`]'s pass gathers at a time.
+const GATHER: usize = 16;
+
+/// `⌊log₂ x⌋` clamped to `0..bins` (from the exponent bits; 0 below 2, NaN included).
+#[inline]
+fn log2_bin(x: f64, bins: usize) -> usize {
+    if x.is_nan() || x < 2.0 {
+        return 0;
+    }
+    let e = ((x.to_bits() >> 52) & 0x7ff) as usize;
+    e.saturating_sub(1023).min(bins - 1)
+}
+
+/// Whether customer `u` is in the `1 / den` sample of [`ExactSession::presearch`] (a
+/// multiplicative hash, so that consecutive ids spread).
+fn sample(u: u32, den: i64) -> bool {
+    let h = u.wrapping_mul(0x9E37_79B9).rotate_right(16);
+    i64::from(h) % den.max(1) == 0
+}
+
+/// The session's settled-customer bookkeeping, borrowed apart from the masks and revenue.
+macro_rules! book {
+    ($s:ident) => {
+        Book {
+            buckets: &$s.buckets,
+            loaded: &mut $s.loaded,
+            state: &mut $s.state,
+            value: &mut $s.settled_value,
+            count: &mut $s.settled_count,
+            settled: &mut $s.settled,
+            active: &mut $s.active,
+        }
+    };
+}
+use book;
+
+/// [`book!`]'s borrow of the session's settled-customer bookkeeping.
+struct Book<'s> {
+    buckets: &'s [Bucket],
+    loaded: &'s mut [bool],
+    state: &'s mut [u16],
+    value: &'s mut Sum,
+    count: &'s mut [i64],
+    settled: &'s mut u64,
+    active: &'s mut Vec<u32>,
+}
+
+impl Book<'_> {
+    /// Loads the given buckets (those not loaded yet): their settled members get state
+    /// `mark` and join the active list (the settled sums are the caller's:
+    /// [`Book::detach_all`]). Returns those members; `loaded_now` counts the buckets.
+    fn take(&mut self, buckets: &[usize], mark: u16, loaded_now: &mut usize) -> Vec<u32> {
+        let mut newly = Vec::new();
+        for &b in buckets {
+            if self.loaded[b] {
+                continue;
+            }
+            self.loaded[b] = true;
+            *loaded_now += 1;
+            for &u in &self.buckets[b].members {
+                let ui = u as usize;
+                if self.state[ui] == SETTLED {
+                    self.state[ui] = mark;
+                    newly.push(u);
+                }
+            }
+        }
+        self.active.extend_from_slice(&newly);
+        newly
+    }
+
+    /// Takes customers that were settled out of the settled sums (`mask(u)`: their funds).
+    fn detach_all<T: Real>(
+        &mut self,
+        newly: &[u32],
+        prob: &Problem<'_, T>,
+        mask: impl Fn(usize) -> u64,
+    ) {
+        for &u in newly {
+            let ui = u as usize;
+            let row = prob.row(ui);
+            let m = mask(ui);
+            let v: f64 = bits(m).map(|g| row[g].to_f64_lossless()).sum();
+            self.value.add(-v);
+            for g in bits(m) {
+                self.count[g] -= 1;
+            }
+            *self.settled -= 1;
+        }
     }
 }
 

@@ -95,25 +95,8 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
         masks: &'p mut [u64],
         loads: &[i64],
     ) -> Self {
-        let f = prob.f;
-        let nn = f + 1;
-        let mut c = vec![0i64; f];
-        let mut excess = vec![0i64; nn];
-        for g in 0..f {
-            let (lo, hi) = (sat(prob.min[g]), sat(prob.max[g]));
-            let q = p[g] - p[f];
-            // Complementary slackness of the range arc: a positive price pins the load at max,
-            // a negative one at min.
-            c[g] = if q > 0.0 {
-                hi
-            } else if q < 0.0 {
-                lo
-            } else {
-                loads[g].clamp(lo, hi.max(lo))
-            };
-            excess[g] = loads[g] - c[g];
-            excess[f] -= excess[g];
-        }
+        let nn = prob.f + 1;
+        let (c, excess) = range_state(prob, &p, loads);
         Self {
             prob,
             nn,
@@ -221,19 +204,38 @@ impl<'p, 'a, T: Real> Ssp<'p, 'a, T> {
         let prob = self.prob;
         let nn = self.nn;
         let base = self.cands.len();
-        let mut lists: Vec<Vec<Entry>> = vec![Vec::new(); nn * nn];
-        for (o, &u) in customers.iter().enumerate() {
-            let ui = u as usize;
-            let cand = (base + o) as u32;
-            for_each_arc(
-                prob.row(ui),
-                prob.eligible(ui),
-                self.masks[ui],
-                prob.k,
-                prob.at_most,
-                |a, b, key| lists[a * nn + b].push(Entry { key, cand, ver: 0 }),
-            );
-        }
+        let masks: &[u64] = self.masks;
+        // Parallel over chunks (each customer's row is a cache miss), merged per pair.
+        let lists: Vec<Vec<Entry>> = customers
+            .par_chunks(CHUNK / 4)
+            .enumerate()
+            .map(|(c, ids)| {
+                let mut lists: Vec<Vec<Entry>> = vec![Vec::new(); nn * nn];
+                for (o, &u) in ids.iter().enumerate() {
+                    let ui = u as usize;
+                    let cand = (base + c * (CHUNK / 4) + o) as u32;
+                    for_each_arc(
+                        prob.row(ui),
+                        prob.eligible(ui),
+                        masks[ui],
+                        prob.k,
+                        prob.at_most,
+                        |a, b, key| lists[a * nn + b].push(Entry { key, cand, ver: 0 }),
+                    );
+                }
+                lists
+            })
+            .reduce_with(|mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    if x.is_empty() {
+                        *x = y;
+                    } else {
+                        x.extend_from_slice(&y);
+                    }
+                }
+                a
+            })
+            .unwrap_or_else(|| vec![Vec::new(); nn * nn]);
         for (heap, list) in self.heaps.iter_mut().zip(lists) {
             if heap.is_empty() {
                 *heap = BinaryHeap::from(list);
@@ -539,4 +541,65 @@ pub(crate) fn loads_of(masks: &[u64], f: usize) -> Vec<i64> {
         }
     }
     l
+}
+
+/// The flow on each fund's range arc and the excess of every node (the sink last) for fund
+/// `loads` at prices `p`: complementary slackness of the range arc, a positive price pins the
+/// load at max, a negative one at min, a zero one lets it be the load within the range.
+pub(crate) fn range_state<T: Real>(
+    prob: &Problem<'_, T>,
+    p: &[f64],
+    loads: &[i64],
+) -> (Vec<i64>, Vec<i64>) {
+    let f = prob.f;
+    let mut c = vec![0i64; f];
+    let mut excess = vec![0i64; f + 1];
+    for g in 0..f {
+        let (lo, hi) = (sat(prob.min[g]), sat(prob.max[g]));
+        let q = p[g] - p[f];
+        c[g] = if q > 0.0 {
+            hi
+        } else if q < 0.0 {
+            lo
+        } else {
+            loads[g].clamp(lo, hi.max(lo))
+        };
+        excess[g] = loads[g] - c[g];
+        excess[f] -= excess[g];
+    }
+    (c, excess)
+}
+
+/// The ranges and loads of the problem scaled down by `den`, for a search on a sample of about
+/// `1 / den` of the candidates ([`ExactSession`](super::ExactSession)'s first phase): with
+/// them, [`Ssp::new`] sees each fund's excess and each range arc's slack divided by `den`
+/// (rounded so that the excesses still sum to the rounded total: a problem whose sink is cut
+/// off by exact ranges stays balanced). Returns `(min, max, loads)`.
+pub(crate) fn scaled_ranges<T: Real>(
+    prob: &Problem<'_, T>,
+    p: &[f64],
+    loads: &[i64],
+    den: i64,
+) -> (Vec<u64>, Vec<u64>, Vec<i64>) {
+    let f = prob.f;
+    let den = den.max(1);
+    let div = |x: i64| (x as f64 / den as f64).round() as i64;
+    let (mut min, mut max, mut out) = (vec![0u64; f], vec![0u64; f], vec![0i64; f]);
+    let (mut prefix, mut rounded) = (0i64, 0i64);
+    let (flow, _) = range_state(prob, p, loads);
+    for g in 0..f {
+        let (lo, hi) = (sat(prob.min[g]), sat(prob.max[g]));
+        let c = flow[g];
+        let down = c.saturating_sub(lo).max(0);
+        let up = hi.saturating_sub(c).max(0);
+        let base = down / den + i64::from(down % den != 0);
+        prefix = prefix.saturating_add(loads[g] - c);
+        let next = div(prefix);
+        let excess = next - rounded;
+        rounded = next;
+        min[g] = 0;
+        max[g] = u64::try_from(base.saturating_add(up / den)).unwrap_or(0);
+        out[g] = base + excess;
+    }
+    (min, max, out)
 }

@@ -450,3 +450,82 @@ fn at_most_k_leaves_unprofitable_slots_empty() {
     assert_eq!(out.primal, 5.0);
     assert_eq!(out.masks[0] & 0b10, 0b10);
 }
+
+proptest! {
+    /// The scaled-down ranges of a presearch round: at the scaled problem, each fund's excess
+    /// (as the search computes it) is within one unit of its excess divided by `den`, the
+    /// excesses sum to the rounded total (zero when exact ranges cut the sink off), and a
+    /// range arc has room exactly where the original has.
+    #[test]
+    fn scaled_ranges_divide_excess_and_slack(
+        f in 2usize..8,
+        seed in any::<u64>(),
+        den in 2i64..64,
+    ) {
+        use rand::{RngExt, SeedableRng};
+        use super::core::Problem;
+        use super::ssp::{range_state, scaled_ranges};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let exact = rng.random_bool(0.5);
+        let mut min = Vec::new();
+        let mut max = Vec::new();
+        let mut loads = Vec::new();
+        let mut p = Vec::new();
+        for _ in 0..f {
+            let lo = rng.random_range(0..5_000u64);
+            let hi = if exact { lo } else if rng.random_bool(0.2) { u64::MAX } else { lo + rng.random_range(0..5_000u64) };
+            min.push(lo);
+            max.push(hi);
+            p.push(f64::from(rng.random_range(-1i8..=1)));
+        }
+        p.push(0.0);
+        if exact {
+            // Loads that sum to the exposures (the feasible exact case).
+            let mut moved: Vec<i64> = (0..f).map(|_| rng.random_range(-3_000i64..3_000)).collect();
+            let total: i64 = moved.iter().sum();
+            moved[0] -= total;
+            loads = (0..f).map(|g| min[g] as i64 + moved[g]).collect();
+        } else {
+            for _ in 0..f {
+                loads.push(rng.random_range(0..12_000i64));
+            }
+        }
+        // Enough customers that no range is capped at their number.
+        let n = 20_000;
+        let inst = Inst {
+            e: vec![1.0; n * f],
+            f,
+            tol: vec![RiskLevel::new(1); n],
+            level: vec![RiskLevel::new(1); f],
+            k: 1,
+            at_most: false,
+            min: min.clone(),
+            max: max.clone(),
+        };
+        let input = inst.input();
+        let prob = Problem::new(&input, 1);
+        let (c, excess) = range_state(&prob, &p, &loads);
+        let (smin, smax, sloads) = scaled_ranges(&prob, &p, &loads, den);
+        let mut scaled = Problem::new(&input, 1);
+        scaled.min = smin;
+        scaled.max = smax;
+        let (flow, sexcess) = range_state(&scaled, &p, &sloads);
+        let total: i64 = excess[..f].iter().sum();
+        let stotal: i64 = sexcess[..f].iter().sum();
+        prop_assert_eq!(stotal, (total as f64 / den as f64).round() as i64);
+        if exact {
+            prop_assert_eq!(stotal, 0);
+        }
+        for g in 0..f {
+            let want = excess[g] as f64 / den as f64;
+            prop_assert!((sexcess[g] as f64 - want).abs() <= 1.0 + 1e-9, "fund {} {} vs {}", g, sexcess[g], want);
+            // A range arc at its bound stays at its bound.
+            if c[g] as u64 == prob.max[g] {
+                prop_assert_eq!(flow[g] as u64, scaled.max[g]);
+            }
+            if c[g] as u64 == prob.min[g] {
+                prop_assert_eq!(flow[g] as u64, scaled.min[g]);
+            }
+        }
+    }
+}
