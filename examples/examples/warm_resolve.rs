@@ -15,7 +15,9 @@
 //! optimum's prices and allocation (mapped onto the changed customers and funds), and the
 //! stateful session (`ExactSession`, a copy of the one holding the original optimum): the same
 //! change as typed `Change`s, `apply_all` + `resolve` timed together. Objectives must agree
-//! (checked) and every gap close.
+//! (checked) and every gap close. `--only quota,rows` runs some of the changes;
+//! `--sequence N` then applies N successive changes of each kind to one session and reports
+//! the re-solves' median and worst time (buckets pile up and are compacted between them).
 
 use std::time::Instant;
 
@@ -50,6 +52,10 @@ struct Args {
     /// fund-added); all when absent.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Then apply this many successive changes of each kind (rows, quota, customers) to one
+    /// session, and check the last optimum against a cold solve.
+    #[arg(long, default_value_t = 0)]
+    sequence: usize,
 }
 
 type BoxError = Box<dyn std::error::Error>;
@@ -77,7 +83,7 @@ fn main() -> Result<(), BoxError> {
         t.elapsed().as_secs_f64()
     );
     println!(
-        "| change | U | F | cold s | warm s | session s | cold / warm | cold / session | objective (cold) | session − cold | session gap | warm initial excess | session: recomputed, candidates, buckets loaded, augmentations |"
+        "| change | U | F | cold s | warm s | session s | cold / warm | cold / session | objective (cold) | session − cold | session gap | warm initial excess | session: recomputed, candidates, buckets loaded, augmentations, presearch passes |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     println!(
@@ -305,6 +311,11 @@ fn main() -> Result<(), BoxError> {
         });
     }
     drop(sol);
+    let base_rows: Vec<f32> = if args.sequence > 0 {
+        base.revenue().as_slice().to_vec()
+    } else {
+        Vec::new()
+    };
     drop(base);
     let repeat = args.repeat.max(1);
     for c in changes {
@@ -357,7 +368,7 @@ fn main() -> Result<(), BoxError> {
             "session {sdiff}"
         );
         println!(
-            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.1}× | {:.1}× | {:.3} | {sdiff:.1e} | {:.1e} | {} | {}{}, {}, {}, {} |",
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.1}× | {:.1}× | {:.3} | {sdiff:.1e} | {:.1e} | {} | {}{}, {}, {}, {}, {} |",
             c.name,
             cold.allocation.n_customers(),
             wc.fund_prices().len(),
@@ -381,6 +392,144 @@ fn main() -> Result<(), BoxError> {
             r.candidates,
             r.buckets_loaded,
             r.augmentations,
+            r.presearch_passes,
+        );
+    }
+    if args.sequence > 0 {
+        sequences(&args, &session, &base_rows, &d, n)?;
+    }
+    Ok(())
+}
+
+/// `args.sequence` successive changes of each kind on one session: the re-solves' median and
+/// worst time, and the last optimum against a cold solve of the session's final problem.
+fn sequences(
+    args: &Args,
+    session: &ExactSession<f32>,
+    base_rows: &[f32],
+    d: &[u64],
+    n: usize,
+) -> Result<(), BoxError> {
+    let (u, f) = (args.customers, args.funds);
+    println!();
+    println!(
+        "| change × N | U | N | median s | worst s | cold s (final problem) | cold / median | session − cold | candidates after the last |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for kind in ["rows", "quota", "customers"] {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == kind) {
+            continue;
+        }
+        let mut s = session.clone();
+        let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5e9 ^ kind.len() as u64);
+        let mut d = d.to_vec();
+        let mut live: Vec<usize> = (0..u).collect();
+        let mut times = Vec::with_capacity(args.sequence);
+        let mut last = None;
+        for _ in 0..args.sequence {
+            let changes = match kind {
+                "rows" => {
+                    let mut customers: Vec<usize> =
+                        (0..n).map(|_| rng.random_range(0..u)).collect();
+                    customers.sort_unstable();
+                    customers.dedup();
+                    let rows = customers
+                        .iter()
+                        .flat_map(|&v| {
+                            let factor: Vec<f32> =
+                                (0..f).map(|_| rng.random_range(0.5f32..1.5)).collect();
+                            base_rows[v * f..(v + 1) * f]
+                                .iter()
+                                .zip(factor)
+                                .map(|(&x, y)| x * y)
+                                .collect::<Vec<f32>>()
+                        })
+                        .collect();
+                    vec![Change::Rows { customers, rows }]
+                }
+                "quota" => {
+                    let big = (0..f).max_by_key(|&g| d[g]).unwrap_or(0);
+                    let small = (0..f).min_by_key(|&g| d[g]).unwrap_or(0);
+                    let m = (n as u64).min(d[big]);
+                    d[big] -= m;
+                    d[small] += m;
+                    vec![
+                        Change::Quota {
+                            fund: big,
+                            range: ExposureRange::exact(d[big]),
+                        },
+                        Change::Quota {
+                            fund: small,
+                            range: ExposureRange::exact(d[small]),
+                        },
+                    ]
+                }
+                _ => {
+                    let mut removed = Vec::with_capacity(n);
+                    for _ in 0..n.min(live.len().saturating_sub(1)) {
+                        let i = rng.random_range(0..live.len());
+                        removed.push(live.swap_remove(i));
+                    }
+                    let rows: Vec<f32> = (0..removed.len())
+                        .flat_map(|_| {
+                            let donor = rng.random_range(0..u);
+                            base_rows[donor * f..(donor + 1) * f]
+                                .iter()
+                                .map(|&x| x * rng.random_range(0.5f32..1.5))
+                                .collect::<Vec<f32>>()
+                        })
+                        .collect();
+                    vec![
+                        Change::RemoveCustomers {
+                            customers: removed.clone(),
+                        },
+                        Change::AddCustomers {
+                            rows,
+                            tolerance: vec![RiskLevel::new(5); removed.len()],
+                        },
+                    ]
+                }
+            };
+            let t = Instant::now();
+            let applied = s.apply_all(changes)?;
+            let r = s.resolve()?;
+            times.push(t.elapsed().as_secs_f64());
+            if std::env::var_os("WARM_TRACE").is_some() {
+                eprintln!(
+                    "{kind}: {:.3} s, rebased {}, recomputed {}, candidates {}, buckets {}, aug {}, passes {}",
+                    t.elapsed().as_secs_f64(),
+                    r.rebased,
+                    r.recomputed,
+                    r.candidates,
+                    r.buckets_loaded,
+                    r.augmentations,
+                    r.presearch_passes
+                );
+            }
+            for a in applied {
+                live.extend(a.customers);
+            }
+            last = Some(r);
+        }
+        let r = last.ok_or("no change")?;
+        let (problem, _) = s.to_problem()?;
+        let (cold, _) = Exact::new().solve_certified(&problem)?;
+        let diff = r.certificate.objective() - cold.report.objective;
+        assert!(
+            diff.abs() <= 1e-9 * cold.report.objective.abs().max(1.0),
+            "{kind} sequence {diff}"
+        );
+        let mut sorted = times.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        println!(
+            "| {kind} × {} | {u} | {} | {median:.3} | {:.3} | {:.3} | {:.1}× | {diff:.1e} | {} |",
+            args.sequence,
+            args.sequence,
+            sorted[sorted.len() - 1],
+            cold.report.seconds,
+            cold.report.seconds / median,
+            r.candidates,
         );
     }
     Ok(())

@@ -54,7 +54,7 @@ const LOADING: u16 = 2;
 /// stay active (at least the [`MIN_ACTIVE`] of a rebase).
 const KEEP_PER_UNIT: usize = 8;
 /// Buckets are compacted past `BUCKET_LIMIT · pairs · MAX_TIERS`.
-const BUCKET_LIMIT: usize = 4;
+const BUCKET_LIMIT: usize = 16;
 /// A search with at least this much excess routes a scaled-down copy on a sample first
 /// ([`ExactSession::presearch`]).
 const PRESEARCH_EXCESS: i64 = 1024;
@@ -174,6 +174,44 @@ struct Bucket {
     /// A lower bound on the key `E_ui − E_uj` of every member still settled (∞: none).
     min: f64,
     members: Vec<u32>,
+    /// Segments of `members` (end, epoch): a member counts only while its customer's epoch
+    /// is its segment's — a customer settled again later has newer buckets, and this
+    /// membership is stale.
+    segs: Vec<(usize, u16)>,
+}
+
+impl Bucket {
+    fn new(pair: usize, min: f64, members: Vec<u32>, epoch: u16) -> Self {
+        let segs = vec![(members.len(), epoch)];
+        Self {
+            pair,
+            min,
+            members,
+            segs,
+        }
+    }
+
+    /// Appends another bucket of the same pair (the smaller member list is moved).
+    fn merge(&mut self, mut other: Bucket) {
+        if self.members.len() < other.members.len() {
+            std::mem::swap(self, &mut other);
+        }
+        self.min = self.min.min(other.min);
+        let base = self.members.len();
+        self.members.extend_from_slice(&other.members);
+        self.segs
+            .extend(other.segs.into_iter().map(|(end, e)| (base + end, e)));
+    }
+
+    /// The members with their segment's epoch.
+    fn tagged(&self) -> impl Iterator<Item = (u32, u16)> + '_ {
+        let mut start = 0;
+        self.segs.iter().flat_map(move |&(end, e)| {
+            let seg = &self.members[start..end];
+            start = end;
+            seg.iter().map(move |&u| (u, e))
+        })
+    }
 }
 
 /// One chunk's part of a rebase: bucket members and smallest keys, then the settled value,
@@ -240,6 +278,10 @@ pub struct ExactSession<T: Real = f64> {
     loads: Vec<i64>,
     /// `ACTIVE`, `SETTLED` or `REMOVED`.
     state: Vec<u16>,
+    /// Per customer, the epoch of the buckets that hold its moves (see [`Bucket`]).
+    epoch: Vec<u16>,
+    /// The epoch of the newest buckets (a rebase or a presearch pass starts a new one).
+    cur_epoch: u16,
     active: Vec<u32>,
     /// Customers whose set must be recomputed before the next search.
     dirty: Vec<u32>,
@@ -261,6 +303,9 @@ pub struct ExactSession<T: Real = f64> {
     /// ([`PRESEARCH_EXCESS`] and 4; tests lower them so that small problems run rounds).
     presearch_excess: i64,
     min_den: i64,
+    /// Buckets are compacted past `bucket_factor · pairs · MAX_TIERS` ([`BUCKET_LIMIT`];
+    /// tests set 0: compact at every search).
+    bucket_factor: usize,
     /// Presearch passes of the last search.
     passes: usize,
 }
@@ -307,6 +352,8 @@ impl<T: Real> ExactSession<T> {
             p: vec![0.0; f + 1],
             loads: vec![0; f],
             state: Vec::new(),
+            epoch: Vec::new(),
+            cur_epoch: 0,
             active: Vec::new(),
             dirty: Vec::new(),
             buckets: Vec::new(),
@@ -327,6 +374,7 @@ impl<T: Real> ExactSession<T> {
             min_active: MIN_ACTIVE,
             presearch_excess: PRESEARCH_EXCESS,
             min_den: 4,
+            bucket_factor: BUCKET_LIMIT,
             passes: 0,
         };
         session.full_solve(false)?;
@@ -491,6 +539,7 @@ impl<T: Real> ExactSession<T> {
         self.data.tolerance.try_reserve(grow).map_err(too_large)?;
         self.masks.try_reserve(grow).map_err(too_large)?;
         self.state.try_reserve(grow).map_err(too_large)?;
+        self.epoch.try_reserve(grow).map_err(too_large)?;
         Ok(changes.into_iter().map(|c| self.apply_checked(c)).collect())
     }
 
@@ -549,6 +598,7 @@ impl<T: Real> ExactSession<T> {
                         self.data.tolerance.push(t);
                         self.masks.push(0);
                         self.state.push(REMOVED);
+                        self.epoch.push(0);
                         self.data.tolerance.len() - 1
                     };
                     self.state[u] = ACTIVE;
@@ -953,22 +1003,26 @@ impl<T: Real> ExactSession<T> {
         let chunk = (self.active.len() / (4 * rayon::current_num_threads().max(1))).max(CHUNK);
         // The ids are sorted, so each chunk's customers own a range of the masks and states:
         // the pass writes them in place, in parallel.
+        // Those settled again get a new epoch: their memberships in older buckets go stale.
+        self.cur_epoch = self.cur_epoch.wrapping_add(1);
+        let new_epoch = self.cur_epoch;
         let mut jobs = Vec::new();
         {
-            let (mut masks, mut state): (&mut [u64], &mut [u16]) =
-                (&mut self.masks, &mut self.state);
+            let (mut masks, mut state, mut epoch): (&mut [u64], &mut [u16], &mut [u16]) =
+                (&mut self.masks, &mut self.state, &mut self.epoch);
             let mut offset = 0usize;
             for ids in self.active.chunks(chunk) {
                 let end = ids.last().map_or(offset, |&u| u as usize + 1);
                 let (m, rest_m) = std::mem::take(&mut masks).split_at_mut(end - offset);
                 let (st, rest_s) = std::mem::take(&mut state).split_at_mut(end - offset);
-                jobs.push((ids, m, st, offset));
-                (masks, state, offset) = (rest_m, rest_s, end);
+                let (ep, rest_e) = std::mem::take(&mut epoch).split_at_mut(end - offset);
+                jobs.push((ids, m, st, ep, offset));
+                (masks, state, epoch, offset) = (rest_m, rest_s, rest_e, end);
             }
         }
         let parts: Vec<Pass> = jobs
             .into_par_iter()
-            .map(|(ids, masks, state, offset)| {
+            .map(|(ids, masks, state, epoch, offset)| {
                 let mut out = Pass::new(f, pairs * bins);
                 // Gather a batch of rows (and states, masks, eligibility) first: the loads
                 // are independent, so their cache misses overlap.
@@ -1009,6 +1063,7 @@ impl<T: Real> ExactSession<T> {
                             continue;
                         }
                         state[at] = SETTLED;
+                        epoch[at] = new_epoch;
                         for g in bits(m) {
                             out.settled_value += row[g].to_f64_lossless();
                             out.settled_count[g] += 1;
@@ -1050,11 +1105,8 @@ impl<T: Real> ExactSession<T> {
         }
         for (i, (members, min)) in members.into_iter().zip(mins).enumerate() {
             if !members.is_empty() {
-                self.buckets.push(Bucket {
-                    pair: i / bins,
-                    min,
-                    members,
-                });
+                self.buckets
+                    .push(Bucket::new(i / bins, min, members, self.cur_epoch));
                 self.loaded.push(false);
             }
         }
@@ -1068,32 +1120,43 @@ impl<T: Real> ExactSession<T> {
     }
 
     /// Drops the loaded buckets (their members are active, or settled in later buckets) once
-    /// they are many, and merges each pair's unloaded buckets down to [`MAX_TIERS`] when
-    /// re-settling has made too many: the phantom scans stay O(pairs · tiers).
+    /// they are half of all, and merges each pair's buckets down to `2 · MAX_TIERS` when
+    /// re-settling has made more than `bucket_factor · pairs · MAX_TIERS`: the phantom scans
+    /// stay bounded. A merge moves the smaller member list (and coarsens the phantoms, so it
+    /// is rare).
     fn compact_buckets(&mut self) {
         let nn = self.data.f + 1;
-        let limit = BUCKET_LIMIT * nn * nn * MAX_TIERS;
+        let limit = self.bucket_factor * nn * nn * MAX_TIERS;
+        let loaded = self.loaded.iter().filter(|&&l| l).count();
+        // Loaded buckets are dropped once they are half (their memory is dead weight).
+        if loaded > 0 && (2 * loaded >= self.buckets.len() || self.buckets.len() > limit) {
+            let buckets = std::mem::take(&mut self.buckets);
+            self.buckets = buckets
+                .into_iter()
+                .zip(&self.loaded)
+                .filter(|&(_, &l)| !l)
+                .map(|(b, _)| b)
+                .collect();
+            self.loaded = vec![false; self.buckets.len()];
+        }
         if self.buckets.len() <= limit {
             return;
         }
-        let buckets = std::mem::take(&mut self.buckets);
         let mut per_pair: Vec<Vec<Bucket>> = vec![Vec::new(); nn * nn];
-        for (b, loaded) in buckets.into_iter().zip(&self.loaded) {
-            if !loaded {
-                per_pair[b.pair].push(b);
-            }
+        for b in std::mem::take(&mut self.buckets) {
+            let pair = b.pair;
+            per_pair[pair].push(b);
         }
         for list in &mut per_pair {
             list.sort_unstable_by(|a, b| a.min.total_cmp(&b.min));
-            while list.len() > MAX_TIERS {
-                // Merge the two adjacent buckets with the fewest members together.
+            while list.len() > 2 * MAX_TIERS {
+                // Merge the two adjacent buckets (by smallest key) with the fewest members,
+                // the smaller list into the larger.
                 let i = (0..list.len() - 1)
                     .min_by_key(|&i| list[i].members.len() + list[i + 1].members.len())
                     .unwrap_or(0);
                 let next = list.remove(i + 1);
-                let b = &mut list[i];
-                b.min = b.min.min(next.min);
-                b.members.extend_from_slice(&next.members);
+                list[i].merge(next);
             }
         }
         self.buckets = per_pair.into_iter().flatten().collect();
@@ -1167,6 +1230,9 @@ impl<T: Real> ExactSession<T> {
     /// buckets by key (bins of doubling size, smallest keys first), each with the smallest key
     /// it holds. Recomputes the settled sums exactly. O(U·K·F), parallel.
     fn rebase(&mut self) {
+        self.cur_epoch = self.cur_epoch.wrapping_add(1);
+        let epoch = self.cur_epoch;
+        self.epoch.par_iter_mut().for_each(|e| *e = epoch);
         let f = self.data.f;
         let nn = f + 1;
         let pairs = nn * nn;
@@ -1297,11 +1363,7 @@ impl<T: Real> ExactSession<T> {
             .zip(mins)
             .enumerate()
             .filter(|(_, (m, _))| !m.is_empty())
-            .map(|(i, (members, min))| Bucket {
-                pair: i / bins,
-                min,
-                members,
-            })
+            .map(|(i, (members, min))| Bucket::new(i / bins, min, members, epoch))
             .collect();
         let active = new_state
             .iter()
@@ -1379,6 +1441,9 @@ impl<T: Real> ExactSession<T> {
         if self.state.len() != n {
             self.state = vec![ACTIVE; n];
         }
+        if self.epoch.len() != n {
+            self.epoch = vec![0; n];
+        }
         let mut p = out.prices;
         p.push(0.0);
         for (g, x) in p.iter_mut().enumerate().take(f) {
@@ -1397,9 +1462,10 @@ impl<T: Real> ExactSession<T> {
 
     /// Lowers the thresholds of the presearch rounds (tests: rounds on small problems).
     #[cfg(test)]
-    pub(crate) fn set_presearch(&mut self, excess: i64, min_den: i64) {
+    pub(crate) fn set_presearch(&mut self, excess: i64, min_den: i64, bucket_factor: usize) {
         self.presearch_excess = excess;
         self.min_den = min_den.max(2);
+        self.bucket_factor = bucket_factor;
     }
 
     /// Lowers the active share of a rebase and rebases (tests: settled customers on small
@@ -1715,6 +1781,7 @@ macro_rules! book {
     ($s:ident) => {
         Book {
             buckets: &$s.buckets,
+            epoch: &$s.epoch,
             loaded: &mut $s.loaded,
             state: &mut $s.state,
             value: &mut $s.settled_value,
@@ -1729,6 +1796,7 @@ use book;
 /// [`book!`]'s borrow of the session's settled-customer bookkeeping.
 struct Book<'s> {
     buckets: &'s [Bucket],
+    epoch: &'s [u16],
     loaded: &'s mut [bool],
     state: &'s mut [u16],
     value: &'s mut Sum,
@@ -1749,9 +1817,9 @@ impl Book<'_> {
             }
             self.loaded[b] = true;
             *loaded_now += 1;
-            for &u in &self.buckets[b].members {
+            for (u, e) in self.buckets[b].tagged() {
                 let ui = u as usize;
-                if self.state[ui] == SETTLED {
+                if self.state[ui] == SETTLED && self.epoch[ui] == e {
                     self.state[ui] = mark;
                     newly.push(u);
                 }

@@ -273,9 +273,14 @@ proptest! {
         if rng.random_bool(0.8) {
             session.set_min_active(rng.random_range(0..4));
         }
-        // Often presearch rounds (sample searches, re-settling passes) at any excess.
+        // Often presearch rounds (sample searches, re-settling passes) at any excess, and
+        // buckets compacted at every search.
         if rng.random_bool(0.6) {
-            session.set_presearch(rng.random_range(0..16), rng.random_range(2..4));
+            session.set_presearch(
+                rng.random_range(0..16),
+                rng.random_range(2..4),
+                rng.random_range(0..2),
+            );
         }
         check_against_cold(&session, &sh)?;
         for _ in 0..rng.random_range(1..8) {
