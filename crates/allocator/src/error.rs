@@ -188,6 +188,23 @@ pub enum AllocError {
         /// The largest accepted |gap|.
         tolerance: f64,
     },
+    /// [`crate::OutOfCore`] used all its pricing rounds without prices at which the customers
+    /// it could settle and the residual that fits the budget prove an optimum (the budget is
+    /// too small for the instance: the band of uncertain customers cannot be narrowed enough).
+    /// Nothing was emitted.
+    #[error(
+        "out-of-core solve: no proven optimum after {rounds} pricing rounds (the last \
+         residual held {residual} customers, the budget is {budget_rows} rows); a larger \
+         memory budget or more rounds would let it finish"
+    )]
+    RoundsExhausted {
+        /// Pricing rounds run.
+        rounds: usize,
+        /// Customers in the last round's residual.
+        residual: usize,
+        /// The row budget.
+        budget_rows: usize,
+    },
     /// A change to an [`crate::ExactSession`] names a customer that does not exist (out of
     /// range or removed).
     #[error("customer {customer} does not exist (the session has {slots} customer slots)")]

@@ -232,8 +232,9 @@ impl OutOfCoreValidParams {
     /// [`AllocError::ShapeMismatch`] for fund vectors of another length or blocks of the wrong
     /// shape, [`AllocError::InvalidParameter`] for K = 0 or K > F, a non-finite or negative
     /// revenue ([`AllocError::Core`]), the residual problem's infeasibility (e.g. settled counts
-    /// already above a fund's maximum), [`AllocError::GapNotClosed`] when the rounds run out
-    /// or the final bound does not match, and the source's read errors.
+    /// already above a fund's maximum), [`AllocError::RoundsExhausted`] when the rounds run out,
+    /// [`AllocError::GapNotClosed`] when the final bound does not match, and the source's read
+    /// errors.
     pub fn solve<T: Real>(
         &self,
         source: &mut dyn RowSource<T>,
@@ -382,11 +383,10 @@ impl OutOfCoreValidParams {
             };
             let Some((res_masks, q2)) = exact else {
                 if rounds >= self.max_rounds {
-                    return Err(AllocError::GapNotClosed {
-                        objective: f64::NAN,
-                        bound: f64::NAN,
-                        gap: f64::NAN,
-                        tolerance: delta,
+                    return Err(AllocError::RoundsExhausted {
+                        rounds,
+                        residual: n_res,
+                        budget_rows: self.budget_rows,
                     });
                 }
                 // Move the prices of the funds whose range the settled customers alone break,
@@ -435,11 +435,10 @@ impl OutOfCoreValidParams {
             };
             if shrink >= delta && n_res > 0 && shrink > 0.0 {
                 if rounds >= self.max_rounds {
-                    return Err(AllocError::GapNotClosed {
-                        objective: f64::NAN,
-                        bound: f64::NAN,
-                        gap: shrink,
-                        tolerance: delta,
+                    return Err(AllocError::RoundsExhausted {
+                        rounds,
+                        residual: n_res,
+                        budget_rows: self.budget_rows,
                     });
                 }
                 // Repeat at the new prices with a margin that covers the move (halved again
@@ -778,6 +777,41 @@ mod tests {
         assert!((report.objective - opt).abs() <= 1e-9 * opt);
         assert!(report.gap().abs() <= 1e-9 * opt);
         report
+    }
+
+    /// A budget too small for the instance within the rounds allowed ends with the typed
+    /// `RoundsExhausted` (naming the rounds, the last residual and the budget), not a gap
+    /// error with NaN fields, and nothing is claimed optimal.
+    #[test]
+    fn running_out_of_rounds_is_a_typed_error() {
+        let problem: AllocationProblem<f32> = LctLike::new(200_000, 8).seed(3).generate().unwrap();
+        let mut emitted = 0usize;
+        let err = OutOfCore::new()
+            .budget_rows(1024)
+            .max_rounds(1)
+            .solve(
+                &mut InMemoryRows::new(&problem, 10_000),
+                problem.fund_risk(),
+                problem.rule(),
+                problem.exposure(),
+                &mut |_, _| {
+                    emitted += 1;
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        let AllocError::RoundsExhausted {
+            rounds,
+            residual,
+            budget_rows,
+        } = err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!((rounds, budget_rows), (1, 1024));
+        assert!(residual <= 1024);
+        assert_eq!(emitted, 0);
+        assert!(err.to_string().contains("1 pricing rounds"), "{err}");
     }
 
     /// 200 k customers with a 16 k-row budget: the sample and the residual each fit, the
