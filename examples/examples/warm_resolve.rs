@@ -153,19 +153,7 @@ fn main() -> Result<(), BoxError> {
     {
         // quota
         let mut d2 = d.clone();
-        let m = (n as u64).min(d2[big]);
-        d2[big] -= m;
-        d2[small] += m;
-        let session = vec![
-            Change::Quota {
-                fund: big,
-                range: ExposureRange::exact(d2[big]),
-            },
-            Change::Quota {
-                fund: small,
-                range: ExposureRange::exact(d2[small]),
-            },
-        ];
+        let session = move_quota(&mut d2, n);
         let problem = rebuild(
             base.revenue().as_slice().to_vec(),
             u,
@@ -447,23 +435,7 @@ fn sequences(
                         .collect();
                     vec![Change::Rows { customers, rows }]
                 }
-                "quota" => {
-                    let big = (0..f).max_by_key(|&g| d[g]).unwrap_or(0);
-                    let small = (0..f).min_by_key(|&g| d[g]).unwrap_or(0);
-                    let m = (n as u64).min(d[big]);
-                    d[big] -= m;
-                    d[small] += m;
-                    vec![
-                        Change::Quota {
-                            fund: big,
-                            range: ExposureRange::exact(d[big]),
-                        },
-                        Change::Quota {
-                            fund: small,
-                            range: ExposureRange::exact(d[small]),
-                        },
-                    ]
-                }
+                "quota" => move_quota(&mut d, n),
                 _ => {
                     let mut removed = Vec::with_capacity(n);
                     for _ in 0..n.min(live.len().saturating_sub(1)) {
@@ -533,4 +505,24 @@ fn sequences(
         );
     }
     Ok(())
+}
+
+/// Moves `n` exposures (at most all) from the largest fund to the smallest in `d`; returns the
+/// two `Quota` changes that say so.
+fn move_quota(d: &mut [u64], n: usize) -> Vec<Change<f32>> {
+    let big = (0..d.len()).max_by_key(|&g| d[g]).unwrap_or(0);
+    let small = (0..d.len()).min_by_key(|&g| d[g]).unwrap_or(0);
+    let m = (n as u64).min(d[big]);
+    d[big] -= m;
+    d[small] += m;
+    vec![
+        Change::Quota {
+            fund: big,
+            range: ExposureRange::exact(d[big]),
+        },
+        Change::Quota {
+            fund: small,
+            range: ExposureRange::exact(d[small]),
+        },
+    ]
 }
