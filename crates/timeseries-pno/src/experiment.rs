@@ -86,6 +86,17 @@ pub struct ExperimentReport<M> {
     pub pno_adaptive: Trained<M>,
 }
 
+/// The three trainings of an experiment, in order: PtO, PnO with PtO's fixed risk set, PnO
+/// with the adaptive one (`fit_one` trains one method).
+fn fit_three<M>(
+    mut fit_one: impl FnMut(&Method) -> Result<Trained<M>>,
+) -> Result<(Trained<M>, Trained<M>, Trained<M>)> {
+    let pto = fit_one(&Method::Pto)?;
+    let pno_fixed = fit_one(&Method::PnoFixed(pto.constraint().clone()))?;
+    let pno_adaptive = fit_one(&Method::PnoAdaptive)?;
+    Ok((pto, pno_fixed, pno_adaptive))
+}
+
 /// Trains PtO, fixed PnO (with PtO's risk set) and adaptive PnO with `config` and evaluates
 /// all seven methods.
 ///
@@ -101,34 +112,17 @@ pub fn run_experiment<C: ForecasterParams>(
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<ExperimentReport<C::Model>> {
     let params = params.check()?;
-    let pto = fit(
-        config,
-        data,
-        &Method::Pto,
-        params.clone(),
-        device,
-        cancel,
-        observer,
-    )?;
-    let fixed = Method::PnoFixed(pto.constraint().clone());
-    let pno_fixed = fit(
-        config,
-        data,
-        &fixed,
-        params.clone(),
-        device,
-        cancel,
-        observer,
-    )?;
-    let pno_adaptive = fit(
-        config,
-        data,
-        &Method::PnoAdaptive,
-        params.clone(),
-        device,
-        cancel,
-        observer,
-    )?;
+    let (pto, pno_fixed, pno_adaptive) = fit_three(|method| {
+        fit(
+            config,
+            data,
+            method,
+            params.clone(),
+            device,
+            cancel,
+            observer,
+        )
+    })?;
     let mut rows = Vec::new();
     for (name, rule) in [
         ("Forecasting-Only Top-1", DecisionRule::ForecastTopK(1)),
@@ -343,34 +337,17 @@ pub fn run_multi_asset_experiment<C: ForecasterParams>(
     observer: &mut impl Observer<EpochReport>,
 ) -> Result<MultiAssetReport<C::Model>> {
     let params = params.check()?;
-    let pto = fit_multi_asset(
-        config,
-        data,
-        &Method::Pto,
-        params.clone(),
-        device,
-        cancel,
-        observer,
-    )?;
-    let fixed = Method::PnoFixed(pto.constraint().clone());
-    let pno_fixed = fit_multi_asset(
-        config,
-        data,
-        &fixed,
-        params.clone(),
-        device,
-        cancel,
-        observer,
-    )?;
-    let pno_adaptive = fit_multi_asset(
-        config,
-        data,
-        &Method::PnoAdaptive,
-        params.clone(),
-        device,
-        cancel,
-        observer,
-    )?;
+    let (pto, pno_fixed, pno_adaptive) = fit_three(|method| {
+        fit_multi_asset(
+            config,
+            data,
+            method,
+            params.clone(),
+            device,
+            cancel,
+            observer,
+        )
+    })?;
     let mut rows = Vec::new();
     for (name, trained) in [
         ("RTS-PtO", &pto),
