@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::core::{CHUNK, CoreInput, MAX_FUNDS, Problem, best_set, bits, for_each_arc, slack};
 use super::solve::{solve_core, solve_core_warm};
-use super::ssp::{Ssp, scaled_ranges};
+use super::ssp::{Ssp, range_state, scaled_ranges};
 use super::{Certificate, GAP_TOLERANCE, core_error};
 use crate::error::{AllocError, Result};
 use crate::problem::{AllocationProblem, ExposureRange, PerCustomer, Shape};
@@ -838,7 +838,7 @@ impl<T: Real> ExactSession<T> {
         self.compact_buckets();
         let f = self.data.f;
         let nn = f + 1;
-        let open = self.open_excess();
+        let mut open = self.open_excess();
         if open == 0 {
             return Ok((0, 0));
         }
@@ -849,7 +849,6 @@ impl<T: Real> ExactSession<T> {
         // Each sample round leaves an excess of about 2·e^(2/3); rounds go on while that
         // halves it. A last pass without a sample settles the active customers far from any
         // move when they are many more than the exact search needs (e.g. after new rows).
-        let mut open = open;
         let mut rounds = 0;
         loop {
             let den = (open as f64).cbrt().round() as i64;
@@ -900,7 +899,6 @@ impl<T: Real> ExactSession<T> {
             ssp.set_phantom(phantom_of_unloaded(&self.buckets, &self.loaded, nn).0);
         }
         augmentations += ssp.stats.augmentations;
-
         let loads = ssp.range_flow().to_vec();
         let pz = ssp.p[f];
         let p: Vec<f64> = ssp.p.iter().map(|&x| x - pz).collect();
@@ -911,10 +909,10 @@ impl<T: Real> ExactSession<T> {
     }
 
     /// The units of excess the search must route (loads against ranges at the prices).
-    fn open_excess(&mut self) -> i64 {
+    fn open_excess(&self) -> i64 {
         let prob = self.data.view(self.live);
-        let ssp = Ssp::new(&prob, self.p.clone(), &mut self.masks, &self.loads);
-        ssp.open_excess()
+        let (_, excess) = range_state(&prob, &self.p, &self.loads);
+        excess.iter().filter(|&&e| e > 0).sum()
     }
 
     /// The prices of the excess divided by `den`, routed on the active customers `u` with
